@@ -1,0 +1,58 @@
+# Two commands for everyone:   make lab    (the course in JupyterLab)
+#                              make test   (every test: library, notebooks, grading)
+# Both create .venv with Python 3.10+ and install the project on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# nbgrader runs `alembic` from PATH; the venv's bin must come first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+
+.PHONY: lab test release check-release autograde feedback grades clean-grading help
+
+help:
+	@echo "make lab         open the course (course/) in JupyterLab"
+	@echo "make test        run every test (fast mode)"
+	@echo "make release     regenerate course/ from solutions/ (instructors)"
+	@echo "make autograde   grade submitted/<student>/<assignment>/ (instructors)"
+	@echo "make feedback    write feedback/ for autograded submissions"
+	@echo "make grades      export grades.csv from the gradebook"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.12 (or another 3.10+ interpreter).")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=course
+
+test: $(STAMP)
+	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
+
+release: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+		$(BIN)/nbgrader generate_assignment --force "$$a" || exit 1; \
+	done
+
+# Grading runs in fast mode: small data, few epochs, the same tests.
+autograde: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+		if ls submitted/*/"$$a" >/dev/null 2>&1; then \
+			AUTOENCODER_FAST=1 $(BIN)/nbgrader autograde "$$a" || exit 1; \
+		fi; \
+	done
+
+feedback: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+		if ls autograded/*/"$$a" >/dev/null 2>&1; then \
+			$(BIN)/nbgrader generate_feedback "$$a" || exit 1; \
+		fi; \
+	done
+
+grades: $(STAMP)
+	$(BIN)/nbgrader export --to grades.csv

@@ -1,0 +1,49 @@
+"""The run-mode switch: fast mode for CI and grading, full mode for students.
+
+Introduced in notebook 01 (setup section). The environment variable is read once, here,
+when this module is first imported; every notebook and helper asks this module.
+"""
+
+import os
+
+FAST_ENV = "AUTOENCODER_FAST"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _parse(value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(
+        f"{FAST_ENV}={value!r} is not understood. Use {FAST_ENV}=1 for fast mode "
+        f"(small subset, few epochs) or {FAST_ENV}=0 (or leave it unset) for full mode."
+    )
+
+
+FAST: bool = _parse(os.environ.get(FAST_ENV, ""))
+
+
+def pick(*, full, fast):
+    """Return ``fast`` in fast mode and ``full`` otherwise.
+
+    Notebooks write both values side by side, so a reader always sees the full-mode
+    setting: ``epochs = config.pick(full=30, fast=3)``.
+    """
+    return fast if FAST else full
+
+
+def describe() -> str:
+    """One line saying which mode is on and how to change it."""
+    if FAST:
+        return (
+            f"Fast mode is ON ({FAST_ENV}=1): a small real subset and few epochs, "
+            "so figures are rougher than those quoted in the text."
+        )
+    return (
+        f"Full mode ({FAST_ENV} unset): the whole dataset and all epochs. "
+        f"Set {FAST_ENV}=1 before starting Jupyter for a quick run."
+    )

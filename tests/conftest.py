@@ -1,0 +1,28 @@
+"""Shared set-up of the test suite.
+
+Tests run in fast mode with a non-interactive plotting backend. The datasets come from
+AUTOENCODER_DATA_DIR when it is set (CI sets it to the offline copy), else from the
+Keras download cache or the internet, exactly as in the notebooks.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("AUTOENCODER_FAST", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """A small real slice of MNIST: 512 training and 256 test images."""
+    from autoencoder_lib import data
+
+    (x_train, y_train), (x_test, y_test) = data.load_dataset("mnist")
+    return (x_train[:512], y_train[:512]), (x_test[:256], y_test[:256])
