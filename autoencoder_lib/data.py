@@ -72,7 +72,10 @@ def _idx_files(base_url: str, checksums: dict[str, str]) -> dict:
             remote("train-images-idx3-ubyte.gz"),
             remote("train-labels-idx1-ubyte.gz"),
         ),
-        "test": (remote("t10k-images-idx3-ubyte.gz"), remote("t10k-labels-idx1-ubyte.gz")),
+        "test": (
+            remote("t10k-images-idx3-ubyte.gz"),
+            remote("t10k-labels-idx1-ubyte.gz"),
+        ),
     }
 
 
@@ -97,8 +100,16 @@ REGISTRY: dict[str, Dataset] = {
         description="Fashion-MNIST clothing, 60,000 train / 10,000 test, 28x28 grey",
         image_shape=(28, 28, 1),
         class_names=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
         ),  # fmt: skip
         files=_idx_files(
             _FASHION_URL,
@@ -116,8 +127,16 @@ REGISTRY: dict[str, Dataset] = {
         description="CIFAR-10 colour photos, 50,000 train / 10,000 test, 32x32 RGB",
         image_shape=(32, 32, 3),
         class_names=(
-            "airplane", "automobile", "bird", "cat", "deer",
-            "dog", "frog", "horse", "ship", "truck",
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck",
         ),  # fmt: skip
         files={
             "archive": RemoteFile(
@@ -187,7 +206,7 @@ def _cache_path(dataset: str, filename: str) -> Path:
     return _keras_home() / "datasets" / CACHE_SUBDIR / dataset / filename
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hash_of(path: str, algorithm: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
@@ -303,7 +322,9 @@ def _cifar_subset_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarra
 
     fix = f"Replace it with the original file of the CIFAR-10 subset in {folder}."
     labels_path = verify(
-        folder / "cifar10_labels.csv", CIFAR10_SUBSET_CHECKSUMS["cifar10_labels.csv"], fix
+        folder / "cifar10_labels.csv",
+        CIFAR10_SUBSET_CHECKSUMS["cifar10_labels.csv"],
+        fix,
     )
     with open(labels_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -311,7 +332,9 @@ def _cifar_subset_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarra
     for filename in CIFAR10_SUBSET[split]:
         path = folder / filename
         if not path.is_file():
-            raise DatasetError(f"{path} is missing from the CIFAR-10 subset folder. {fix}")
+            raise DatasetError(
+                f"{path} is missing from the CIFAR-10 subset folder. {fix}"
+            )
         verify(path, CIFAR10_SUBSET_CHECKSUMS[filename], fix)
         strip = np.asarray(Image.open(path).convert("RGB"))
         images.append(strip.reshape(-1, 32, 32, 3))
@@ -322,7 +345,9 @@ def _cifar_subset_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarra
 
 def _cifar_archive_split(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     path = fetch(dataset.name, dataset.files["archive"])
-    members = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    members = (
+        [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    )
     images, labels = [], []
     # The archive's checksum was verified above, so unpickling its batches is safe.
     with tarfile.open(path, "r:gz") as archive:
@@ -378,5 +403,7 @@ def flatten(x: np.ndarray) -> np.ndarray:
     """(N, H, W, C) images as (N, H*W*C) rows, for PCA and other flat-vector methods."""
     x = np.asarray(x)
     if x.ndim < 2:
-        raise ValueError(f"Expected a batch of images (N, H, W, C), got shape {x.shape}.")
+        raise ValueError(
+            f"Expected a batch of images (N, H, W, C), got shape {x.shape}."
+        )
     return x.reshape(len(x), -1)

@@ -70,7 +70,9 @@ def ssim_per_image(a, b, data_range: float = 1.0) -> np.ndarray:
 
     def blur(img):
         # Filter height and width only, never across images or channels.
-        return gaussian_filter(img, sigma=(0, 1.5, 1.5, 0), truncate=3.5, mode="reflect")
+        return gaussian_filter(
+            img, sigma=(0, 1.5, 1.5, 0), truncate=3.5, mode="reflect"
+        )
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2

@@ -17,8 +17,7 @@ import keras
 def _check_positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
-            f"{name} must be a positive integer, got {value!r}. "
-            f"For example {name}=32."
+            f"{name} must be a positive integer, got {value!r}. For example {name}=32."
         )
     return value
 
@@ -100,7 +99,9 @@ def dense_autoencoder(
     h = code_in
     for i, units in enumerate(reversed(hidden_units)):
         h = keras.layers.Dense(units, activation=activation, name=f"dec_dense_{i}")(h)
-    h = keras.layers.Dense(math.prod(shape), activation=output_activation, name="pixels")(h)
+    h = keras.layers.Dense(
+        math.prod(shape), activation=output_activation, name="pixels"
+    )(h)
     outputs = keras.layers.Reshape(shape, name="reconstruction")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
@@ -145,11 +146,18 @@ def conv_autoencoder(
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(latent_dim,), name="code")
-    h = keras.layers.Dense(math.prod(grid), activation=activation, name="dec_dense")(code_in)
+    h = keras.layers.Dense(math.prod(grid), activation=activation, name="dec_dense")(
+        code_in
+    )
     h = keras.layers.Reshape(grid)(h)
     for i, n in enumerate(reversed(filters)):
         h = keras.layers.Conv2DTranspose(
-            n, 3, strides=2, padding="same", activation=activation, name=f"dec_deconv_{i}"
+            n,
+            3,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"dec_deconv_{i}",
         )(h)
     outputs = keras.layers.Conv2D(
         channels, 3, padding="same", activation=output_activation, name="reconstruction"

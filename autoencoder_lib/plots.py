@@ -24,10 +24,14 @@ def _as_images(name: str, images) -> np.ndarray:
     return array
 
 
-def image_rows(rows: dict, n: int | None = None, title: str | None = None, size: float = 1.2):
+def image_rows(
+    rows: dict, n: int | None = None, title: str | None = None, size: float = 1.2
+):
     """A grid with one row per entry of ``rows`` (label -> batch of images)."""
     if not rows:
-        raise ValueError("rows is empty: pass a dict such as {'original': x, 'output': y}.")
+        raise ValueError(
+            "rows is empty: pass a dict such as {'original': x, 'output': y}."
+        )
     arrays = {label: _as_images(label, images) for label, images in rows.items()}
     n = n or min(len(a) for a in arrays.values())
     n = min(n, *(len(a) for a in arrays.values()))
@@ -62,7 +66,9 @@ def loss_curves(history, title: str = "Training curves", log_scale: bool = True)
     """Loss per epoch for training and validation, from a ``History`` or its dict."""
     logs = getattr(history, "history", history)
     if not logs:
-        raise ValueError("The history is empty: train the model before plotting its curves.")
+        raise ValueError(
+            "The history is empty: train the model before plotting its curves."
+        )
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key, values in logs.items():
         if key.endswith("loss"):

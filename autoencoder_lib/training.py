@@ -57,12 +57,16 @@ def detect_device() -> DeviceInfo:
 
         devices = jax.devices()
         if devices and devices[0].platform in ("gpu", "tpu"):
-            return DeviceInfo(devices[0].platform.upper(), devices[0].device_kind, len(devices))
+            return DeviceInfo(
+                devices[0].platform.upper(), devices[0].device_kind, len(devices)
+            )
     elif backend == "torch":
         import torch
 
         if torch.cuda.is_available():
-            return DeviceInfo("GPU", torch.cuda.get_device_name(0), torch.cuda.device_count())
+            return DeviceInfo(
+                "GPU", torch.cuda.get_device_name(0), torch.cuda.device_count()
+            )
     return DeviceInfo("CPU", _cpu_name(), 1)
 
 
@@ -88,8 +92,12 @@ def settings_for_device(device: DeviceInfo | None = None) -> Settings:
     """Default training settings for the device (tuned further in the GPU issue's work)."""
     device = device or detect_device()
     if device.kind == "CPU":
-        return Settings(batch_size=128, reason="CPU: batch 128 keeps both cache and cores busy")
-    return Settings(batch_size=256, reason=f"{device.kind}: larger batches keep it busy")
+        return Settings(
+            batch_size=128, reason="CPU: batch 128 keeps both cache and cores busy"
+        )
+    return Settings(
+        batch_size=256, reason=f"{device.kind}: larger batches keep it busy"
+    )
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -111,7 +119,9 @@ class EpochProgress(keras.callbacks.Callback):
         bar = "#" * filled + "." * (self.width - filled)
         values = " ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items())
         elapsed = time.perf_counter() - self._start
-        self.stream.write(f"\rEpoch {done}/{self.epochs} [{bar}] {values} ({elapsed:.0f} s)")
+        self.stream.write(
+            f"\rEpoch {done}/{self.epochs} [{bar}] {values} ({elapsed:.0f} s)"
+        )
         self.stream.flush()
 
     def on_train_end(self, logs=None):
@@ -139,7 +149,9 @@ def fit(
     stopping watches the validation loss and restores the best weights; ``patience=None``
     turns it off.
     """
-    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+    if getattr(model, "optimizer", None) is None or not getattr(
+        model, "compiled", True
+    ):
         raise ValueError(
             f"Model {model.name!r} is not compiled. Call model.compile(optimizer=..., "
             "loss=...) before training.fit(...)."

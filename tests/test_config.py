@@ -14,7 +14,9 @@ def test_false_values(value):
 
 
 def test_unknown_value_is_a_clear_error():
-    with pytest.raises(ValueError, match="AUTOENCODER_FAST='maybe'.*AUTOENCODER_FAST=1"):
+    with pytest.raises(
+        ValueError, match="AUTOENCODER_FAST='maybe'.*AUTOENCODER_FAST=1"
+    ):
         config._parse("maybe")
 
 

@@ -43,7 +43,9 @@ def test_cifar10_is_rgb_channels_last():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(ValueError, match="Unknown dataset 'mnsit'.*cifar10, fashion_mnist, mnist"):
+    with pytest.raises(
+        ValueError, match="Unknown dataset 'mnsit'.*cifar10, fashion_mnist, mnist"
+    ):
         data.load_dataset("mnsit")
 
 
@@ -75,7 +77,10 @@ def test_missing_file_offline_says_where_and_how(offline):
     with pytest.raises(data.DatasetError) as error:
         data.load_dataset("mnist")
     message = str(error.value)
-    assert "t10k-images-idx3-ubyte.gz" in message or "train-images-idx3-ubyte.gz" in message
+    assert (
+        "t10k-images-idx3-ubyte.gz" in message
+        or "train-images-idx3-ubyte.gz" in message
+    )
     assert str(offline / "mnist") in message  # where it looked
     assert "network is unreachable" in message  # why the download failed
     assert data.DATA_DIR_ENV in message  # how to supply it
@@ -85,7 +90,9 @@ def test_corrupt_file_is_named_with_its_checksum(offline):
     (offline / "mnist").mkdir()
     bad = offline / "mnist" / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(gzip.compress(b"not the MNIST labels"))
-    with pytest.raises(data.DatasetError, match="t10k-labels-idx1-ubyte.gz is corrupt.*sha256"):
+    with pytest.raises(
+        data.DatasetError, match="t10k-labels-idx1-ubyte.gz is corrupt.*sha256"
+    ):
         data.fetch("mnist", data.REGISTRY["mnist"].files["test"][1])
 
 

@@ -41,8 +41,14 @@ def test_training_lowers_the_loss_on_real_digits(builder, mnist_small):
         ({"latent_dim": 0}, r"latent_dim must be a positive integer, got 0"),
         ({"latent_dim": "32"}, r"latent_dim must be a positive integer, got '32'"),
         ({"latent_dim": 2.5}, r"latent_dim must be a positive integer"),
-        ({"input_shape": (28, 28)}, r"input_shape must be \(height, width, channels\).*\(28, 28\)"),
-        ({"activation": "relux"}, r"activation='relux' is not an activation Keras knows"),
+        (
+            {"input_shape": (28, 28)},
+            r"input_shape must be \(height, width, channels\).*\(28, 28\)",
+        ),
+        (
+            {"activation": "relux"},
+            r"activation='relux' is not an activation Keras knows",
+        ),
         ({"output_activation": "sigmoidal"}, r"output_activation='sigmoidal'"),
     ],
 )
@@ -53,9 +59,13 @@ def test_bad_arguments_say_what_and_how(builder, kwargs, message):
 
 
 def test_dense_hidden_units_must_be_a_list():
-    with pytest.raises(ValueError, match="hidden_units must be a non-empty list.*got 128"):
+    with pytest.raises(
+        ValueError, match="hidden_units must be a non-empty list.*got 128"
+    ):
         models.dense_autoencoder(hidden_units=128)
-    with pytest.raises(ValueError, match="each entry of hidden_units must be a positive"):
+    with pytest.raises(
+        ValueError, match="each entry of hidden_units must be a positive"
+    ):
         models.dense_autoencoder(hidden_units=(128, -1))
 
 

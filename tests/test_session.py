@@ -15,7 +15,11 @@ def test_start_prints_report_and_nothing_on_stderr():
     env = {**os.environ, "AUTOENCODER_FAST": "1"}
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the notebook's kernel does not have it set
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", f"start-up noise reached stderr:\n{result.stderr}"
