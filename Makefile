@@ -11,7 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab test release check-release autograde feedback grades clean-grading help
+.PHONY: lab test release autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
@@ -20,6 +20,7 @@ help:
 	@echo "make autograde   grade submitted/<student>/<assignment>/ (instructors)"
 	@echo "make feedback    write feedback/ for autograded submissions"
 	@echo "make grades      export grades.csv from the gradebook"
+	@echo "make full-run    run solutions in full mode into runs/ (NOTEBOOKS=... to choose)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.12 (or another 3.10+ interpreter).")'
@@ -56,3 +57,16 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	$(BIN)/nbgrader export --to grades.csv
+
+# The figures quoted in the notebooks come from this: every solution notebook run top to
+# bottom in full mode, executed copies (with outputs) written to runs/.
+NOTEBOOKS ?= $(wildcard solutions/[0-9]*/*.ipynb)
+full-run: $(STAMP)
+	@mkdir -p runs
+	@for nb in $(NOTEBOOKS); do \
+		echo "== $$nb (full mode)"; \
+		start=$$(date +%s); \
+		AUTOENCODER_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=-1 --output-dir runs "$$nb" || exit 1; \
+		echo "   $$(( $$(date +%s) - start )) s on $$(uname -m), $$(nproc) cores"; \
+	done

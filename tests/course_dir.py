@@ -1,0 +1,105 @@
+"""A throw-away nbgrader course for tests: the repository's config and notebooks, copied.
+
+Every test that runs nbgrader works in a temporary folder, so the repository's
+gradebook, course/ and any student files are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+RELEASE = ROOT / "course"
+
+
+def assignments() -> list[str]:
+    """Every assignment in solutions/ (folders named NN_topic)."""
+    return sorted(
+        p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit()
+    )
+
+
+def notebooks(assignment: str, base: Path = SOLUTIONS) -> list[Path]:
+    return sorted((base / assignment).glob("*.ipynb"))
+
+
+def grade_cells(nb) -> dict[str, dict]:
+    """nbgrader metadata of the graded and solution cells, by grade_id."""
+    return {
+        c.metadata["nbgrader"]["grade_id"]: {
+            **c.metadata["nbgrader"],
+            "cell_type": c.cell_type,
+        }
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+        or c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+class Course:
+    """A temporary nbgrader course folder driven through nbgrader's command line."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+        shutil.copytree(SOLUTIONS, root / "solutions")
+
+    def nbgrader(self, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+        env = dict(os.environ)
+        env["PATH"] = (
+            str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        )
+        env["AUTOENCODER_FAST"] = "1"
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise AssertionError(
+                f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def release(self, assignment: str) -> Path:
+        self.nbgrader("generate_assignment", "--force", assignment)
+        return self.root / "course" / assignment
+
+    def submit(self, student: str, assignment: str, notebook: str, nb) -> Path:
+        folder = self.root / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / notebook
+        nbformat.write(nb, path)
+        return path
+
+    def autograde(self, assignment: str) -> None:
+        self.nbgrader("autograde", "--force", assignment)
+
+    def scores(self, assignment: str, notebook_id: str) -> dict[str, dict[str, dict]]:
+        """student -> grade_id -> {auto, manual_needed, max} from the gradebook."""
+        from nbgrader.api import Gradebook
+
+        result: dict[str, dict[str, dict]] = {}
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            for submission in gb.assignment_submissions(assignment):
+                student = submission.student.id
+                nb = gb.find_submission_notebook(notebook_id, assignment, student)
+                result[student] = {
+                    grade.cell.name: {
+                        "auto": grade.auto_score,
+                        "max": grade.max_score,
+                        "manual_needed": grade.needs_manual_grade,
+                    }
+                    for grade in nb.grades
+                }
+        return result

@@ -1,0 +1,198 @@
+"""The nbgrader round trip, on every assignment in solutions/.
+
+A submission made of the solutions gets full marks on every autograded cell, the blank
+release gets zero on each, written answers wait for a human, and each plausible wrong
+answer of wrong_answers.py loses the marks of its exercise. Grading runs in fast mode
+through nbgrader's own command line with the repository's nbgrader_config.py.
+"""
+
+import hashlib
+
+import nbformat
+import pytest
+from course_dir import Course, assignments, grade_cells, notebooks
+from wrong_answers import WRONG_ANSWERS
+
+NOISE_PROBE = "zz_noise_probe"
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fill(release_nb, answers: dict[str, str]):
+    """The release notebook with the given solution cells filled in, as a student would."""
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id].strip("\n")
+    return nb
+
+
+def _solution_sources(source_nb) -> dict[str, str]:
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source_nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _noise_probe_notebook():
+    """A tiny assignment whose test cells write to stderr, to test the IgnorePattern set-up."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def graded(source, grade_id):
+        cell = new_code_cell(source)
+        cell.metadata["nbgrader"] = {
+            "grade": True, "grade_id": grade_id, "locked": True, "points": 1,
+            "schema_version": 3, "solution": False, "task": False,
+        }  # fmt: skip
+        return cell
+
+    backend_line = (
+        "import os\n"
+        "os.write(2, b'E0000 00:00:1732000000.123456    2224 cuda_platform.cc:52] "
+        "failed call to cuInit: INTERNAL: CUDA error\\n')\n"
+        "assert True"
+    )
+    own_line = (
+        "import sys\nsys.stderr.write('my own message on stderr\\n')\nassert True"
+    )
+    return new_notebook(
+        cells=[graded(backend_line, "backend_noise"), graded(own_line, "own_stderr")],
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    """Release, submit and autograde every assignment once; the tests read the results."""
+    course = Course(tmp_path_factory.mktemp("course"))
+    probe = course.root / "solutions" / NOISE_PROBE
+    probe.mkdir()
+    nbformat.write(_noise_probe_notebook(), probe / "probe.ipynb")
+
+    submitted = {}
+    for assignment in [*assignments(), NOISE_PROBE]:
+        release = course.release(assignment)
+        for source_path in notebooks(assignment, course.root / "solutions"):
+            source_nb = nbformat.read(source_path, as_version=4)
+            release_nb = nbformat.read(release / source_path.name, as_version=4)
+            right = _solution_sources(source_nb)
+            students = {"solution": right, "blank": {}}
+            for student, wrong in WRONG_ANSWERS.get(assignment, {}).items():
+                students[student] = {**right, **wrong["replace"]}
+            for student, answers in students.items():
+                path = course.submit(
+                    student, assignment, source_path.name, _fill(release_nb, answers)
+                )
+                submitted[path] = _sha(path)
+        course.autograde(assignment)
+    return course, submitted
+
+
+def _scores(course, assignment):
+    (path,) = notebooks(assignment)
+    return path, course.scores(assignment, path.stem)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignments())
+def test_solution_gets_full_marks(graded_course, assignment):
+    course, _ = graded_course
+    path, scores = _scores(course, assignment)
+    cells = grade_cells(nbformat.read(path, as_version=4))
+    for grade_id, info in cells.items():
+        if not info["grade"]:
+            continue
+        score = scores["solution"][grade_id]
+        if info["cell_type"] == "code":
+            assert score["auto"] == score["max"] > 0, (
+                f"{grade_id}: the solution got {score}"
+            )
+        else:
+            assert score["manual_needed"], (
+                f"{grade_id}: the written answer is not flagged for a human"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignments())
+def test_blank_release_gets_zero(graded_course, assignment):
+    course, _ = graded_course
+    _, scores = _scores(course, assignment)
+    autograded = {k: v for k, v in scores["blank"].items() if v["auto"] is not None}
+    assert autograded, "no autograded cells found"
+    assert all(v["auto"] == 0 for v in autograded.values()), autograded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "assignment, student",
+    [(a, s) for a in assignments() for s in WRONG_ANSWERS.get(a, {})],
+)
+def test_wrong_answers_lose_their_marks(graded_course, assignment, student):
+    course, _ = graded_course
+    _, scores = _scores(course, assignment)
+    wrong = WRONG_ANSWERS[assignment][student]
+    got = scores[student]
+    for cell in wrong["loses"]:
+        assert got[cell]["auto"] == 0, (
+            f"{wrong['why']}: {cell} still scored {got[cell]}"
+        )
+    for cell in wrong["keeps"]:
+        assert got[cell]["auto"] == got[cell]["max"], (
+            f"{wrong['why']}: {cell} lost marks {got[cell]}"
+        )
+
+
+@pytest.mark.slow
+def test_every_assignment_has_wrong_answers():
+    missing = [a for a in assignments() if not WRONG_ANSWERS.get(a)]
+    assert not missing, (
+        f"add plausible wrong answers to tests/wrong_answers.py for {missing}"
+    )
+
+
+@pytest.mark.slow
+def test_solution_test_cells_print_nothing_on_stderr(graded_course):
+    """Backend start-up noise must land nowhere near a graded cell."""
+    course, _ = graded_course
+    for assignment in assignments():
+        for path in notebooks(assignment):
+            graded = nbformat.read(
+                course.root / "autograded" / "solution" / assignment / path.name,
+                as_version=4,
+            )
+            for cell in graded.cells:
+                if (
+                    cell.metadata.get("nbgrader", {}).get("grade")
+                    and cell.cell_type == "code"
+                ):
+                    streams = [o for o in cell.outputs if o.get("name") == "stderr"]
+                    assert not streams, (
+                        f"{cell.metadata['nbgrader']['grade_id']}: {streams}"
+                    )
+
+
+@pytest.mark.slow
+def test_backend_noise_costs_no_marks_but_other_stderr_still_counts(graded_course):
+    course, _ = graded_course
+    scores = course.scores(NOISE_PROBE, "probe")["solution"]
+    assert scores["backend_noise"]["auto"] == 1, "an absl log line on stderr cost marks"
+    # nbgrader's rule stands for everything else: the pattern is not a blanket pass.
+    assert scores["own_stderr"]["auto"] == 0
+
+
+@pytest.mark.slow
+def test_submissions_are_never_modified(graded_course):
+    _, submitted = graded_course
+    for path, digest in submitted.items():
+        assert _sha(path) == digest, f"grading modified the student's file {path}"

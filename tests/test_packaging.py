@@ -1,0 +1,110 @@
+"""The set-up files agree with each other and with the README."""
+
+import re
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import yaml
+from course_dir import ROOT
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+    return (
+        re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    )
+
+
+def test_design_packages_have_lower_bounds():
+    project = _pyproject()["project"]
+    deps = {_name(r): r for r in project["dependencies"]}
+    dev = {_name(r): r for r in project["optional-dependencies"]["dev"]}
+    for name in (
+        "keras",
+        "tensorflow",
+        "jupyterlab",
+        "nbgrader",
+        "ipywidgets",
+        "matplotlib",
+    ):
+        assert name in deps and ">=" in deps[name], (
+            f"{name} needs a lower bound in dependencies"
+        )
+    assert deps["keras"].startswith("keras>=3"), "the course is written for Keras 3"
+    for name in ("pytest", "nbval"):
+        assert name in dev and ">=" in dev[name], (
+            f"{name} needs a lower bound in the dev extra"
+        )
+    assert project["requires-python"] == ">=3.10"
+
+
+def test_environment_yml_installs_the_same_project():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "conda-forge" in env["channels"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    python = next(d for d in conda if d.startswith("python"))
+    assert (
+        python.replace(" ", "") == "python" + _pyproject()["project"]["requires-python"]
+    )
+    assert "pip" in conda
+    assert "-e .[dev]" in pip, (
+        "environment.yml must install the project with its dev extra"
+    )
+    # Anything else it names must agree with pyproject.toml rather than pin its own list.
+    declared = {
+        _name(r): r
+        for r in _pyproject()["project"]["dependencies"]
+        + _pyproject()["project"]["optional-dependencies"]["dev"]
+    }
+    for extra in [d for d in conda if not d.startswith(("python", "pip"))] + [
+        p for p in pip if not p.startswith("-e")
+    ]:
+        assert _name(extra) in declared, (
+            f"environment.yml names {extra}, pyproject.toml does not"
+        )
+        assert extra.replace(" ", "") == declared[_name(extra)], (
+            f"{extra} disagrees with pyproject"
+        )
+
+
+def test_readme_commands_are_what_ci_and_make_run():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert re.search(r"^make test$", ci, re.M), (
+        ".ci/run must call the README's test command"
+    )
+    assert re.search(r"^test: ", makefile, re.M) and re.search(
+        r"^lab: ", makefile, re.M
+    )
+
+
+def test_nbgrader_config_maps_solutions_and_course():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert config.CourseDirectory.source_directory == "solutions"
+    assert config.CourseDirectory.release_directory == "course"
+    assert config.Execute.timeout >= 300, "nbgrader's 30 s default kills training cells"
+    assert config.IgnorePattern.enabled
+
+
+def test_grading_state_stays_out_of_git():
+    ignored = (ROOT / ".gitignore").read_text().split()
+    for entry in (
+        "gradebook.db",
+        "/submitted/",
+        "/autograded/",
+        "/feedback/",
+        ".venv/",
+    ):
+        assert entry in ignored, f"{entry} must be in .gitignore"
