@@ -164,3 +164,55 @@ def conv_autoencoder(
     )(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
+
+
+def conv_denoiser(
+    input_shape=(28, 28, 1),
+    filters=(32, 32),
+    activation="relu",
+    output_activation="sigmoid",
+    name: str = "conv_denoiser",
+) -> keras.Model:
+    """A fully convolutional autoencoder for restoring images (no dense code).
+
+    The keras.io denoising example's architecture: per entry of ``filters`` a 3x3
+    convolution and a 2x2 max-pooling on the way down, a strided transposed convolution
+    on the way up, and a 3x3 convolution to the output channels. Its ``encoder`` maps an
+    image to a feature map of a quarter (two entries) of its height and width.
+    """
+    shape = _check_shape(input_shape)
+    filters = _check_units("filters", filters)
+    _check_activation("activation", activation)
+    _check_activation("output_activation", output_activation)
+    factor = 2 ** len(filters)
+    height, width, channels = shape
+    if height % factor or width % factor:
+        raise ValueError(
+            f"input_shape {shape} cannot be halved {len(filters)} times (filters="
+            f"{filters}): height and width must be divisible by {factor}."
+        )
+    inputs = keras.Input(shape=shape, name="image")
+    h = inputs
+    for i, n in enumerate(filters):
+        h = keras.layers.Conv2D(
+            n, 3, padding="same", activation=activation, name=f"enc_conv_{i}"
+        )(h)
+        h = keras.layers.MaxPooling2D(2, padding="same", name=f"enc_pool_{i}")(h)
+    encoder = keras.Model(inputs, h, name="encoder")
+
+    features = keras.Input(shape=encoder.output_shape[1:], name="features")
+    h = features
+    for i, n in enumerate(reversed(filters)):
+        h = keras.layers.Conv2DTranspose(
+            n,
+            3,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"dec_deconv_{i}",
+        )(h)
+    outputs = keras.layers.Conv2D(
+        channels, 3, padding="same", activation=output_activation, name="reconstruction"
+    )(h)
+    decoder = keras.Model(features, outputs, name="decoder")
+    return _assemble(encoder, decoder, name)

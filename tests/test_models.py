@@ -82,3 +82,18 @@ def test_dense_layers_follow_the_arguments():
     assert units == [64, 16, 5]
     units = [layer.units for layer in model.decoder.layers if hasattr(layer, "units")]
     assert units == [16, 64, 784]
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)])
+def test_conv_denoiser_is_fully_convolutional(shape):
+    model = models.conv_denoiser(input_shape=shape, filters=(16, 16))
+    assert model.output_shape == (None, *shape)
+    assert model.encoder.output_shape == (None, shape[0] // 4, shape[1] // 4, 16)
+    x = np.random.default_rng(0).random((2, *shape)).astype("float32")
+    np.testing.assert_allclose(
+        model.decoder.predict(model.encoder.predict(x, verbose=0), verbose=0),
+        model.predict(x, verbose=0),
+        atol=1e-5,
+    )
+    with pytest.raises(ValueError, match="divisible by 8"):
+        models.conv_denoiser(input_shape=(28, 28, 1), filters=(8, 8, 8))

@@ -108,4 +108,75 @@ test_mse = float(autoencoder.evaluate(x_test, x_test, verbose=0))
             "keeps": ["encoder_tests", "decoder_tests", "error_tests"],
         },
     },
+    "03_denoising": {
+        "unclipped_noise_and_clean_evaluation": {
+            "why": "noise not clipped; denoiser evaluated on clean inputs",
+            "replace": {
+                "noise_solution": """
+def add_gaussian_noise(x, std, seed):
+    rng = np.random.default_rng(seed)
+    return (np.asarray(x, dtype=np.float32) + rng.normal(0.0, std, size=np.shape(x))).astype(np.float32)
+""",
+                "evaluate_solution": """
+def evaluate_denoiser(model, x_clean, std, seed):
+    x_noisy = add_gaussian_noise(x_clean, std, seed)
+    x_denoised = model.predict(x_clean, verbose=0)
+    return {
+        "psnr_noisy": metrics.psnr(x_clean, x_noisy),
+        "psnr_denoised": metrics.psnr(x_clean, x_denoised),
+        "ssim_noisy": metrics.ssim(x_clean, x_noisy),
+        "ssim_denoised": metrics.ssim(x_clean, x_denoised),
+    }
+""",
+            },
+            "loses": ["noise_tests", "evaluate_tests"],
+            "keeps": [],
+        },
+        "variance_for_std_and_wrong_peak": {
+            "why": "std squared used as the noise scale; PSNR with peak 255 on [0, 1] images",
+            "replace": {
+                "noise_solution": """
+def add_gaussian_noise(x, std, seed):
+    rng = np.random.default_rng(seed)
+    noisy = np.asarray(x, dtype=np.float32) + rng.normal(0.0, std**2, size=np.shape(x))
+    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+""",
+                "evaluate_solution": """
+def evaluate_denoiser(model, x_clean, std, seed):
+    x_noisy = add_gaussian_noise(x_clean, std, seed)
+    x_denoised = model.predict(x_noisy, verbose=0)
+    return {
+        "psnr_noisy": metrics.psnr(x_clean, x_noisy, data_range=255),
+        "psnr_denoised": metrics.psnr(x_clean, x_denoised, data_range=255),
+        "ssim_noisy": metrics.ssim(x_clean, x_noisy),
+        "ssim_denoised": metrics.ssim(x_clean, x_denoised),
+    }
+""",
+            },
+            "loses": ["noise_tests", "evaluate_tests"],
+            "keeps": [],
+        },
+        "trained_clean_to_clean": {
+            "why": "denoiser trained to reproduce clean images (clean inputs, clean targets)",
+            "replace": {
+                "train_solution": """
+x_train_noisy = add_gaussian_noise(x_train, noise_std, seed=1)
+history = training.fit(denoiser, x_train, x_train, epochs=epochs)
+""",
+            },
+            "loses": ["train_tests"],
+            "keeps": ["noise_tests", "evaluate_tests"],
+        },
+        "trained_noisy_to_noisy": {
+            "why": "denoiser trained with the noisy images as targets",
+            "replace": {
+                "train_solution": """
+x_train_noisy = add_gaussian_noise(x_train, noise_std, seed=1)
+history = training.fit(denoiser, x_train_noisy, x_train_noisy, epochs=epochs)
+""",
+            },
+            "loses": ["train_tests"],
+            "keeps": ["noise_tests", "evaluate_tests"],
+        },
+    },
 }

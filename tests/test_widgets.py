@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from autoencoder_lib import corruptions, widgets
+
+
+class CountingIdentity:
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, x, verbose=0):
+        self.calls += 1
+        return np.asarray(x)
+
+
+def test_slider_redraws_with_live_psnr(mnist_small):
+    _, (x_test, _) = mnist_small
+    model = CountingIdentity()
+    explorer = widgets.CorruptionExplorer(
+        model,
+        x_test,
+        corrupt=lambda x, std: corruptions.gaussian_noise(x, std, seed=0),
+        levels=[0.1, 0.4, 0.8],
+        n=6,
+    )
+    assert model.calls == 1 and explorer.last["level"] == 0.4
+    first = explorer.last["psnr_corrupted"]
+    explorer.slider.value = 0.8  # what a student's drag does
+    assert model.calls == 2, "one predict call per redraw, for the whole batch"
+    assert explorer.last["level"] == 0.8
+    assert explorer.last["psnr_corrupted"] < first - 3  # more noise, lower PSNR
+    # An identity "model" restores nothing: output PSNR equals input PSNR.
+    assert explorer.last["psnr_restored"] == pytest.approx(
+        explorer.last["psnr_corrupted"]
+    )
+
+
+def test_empty_levels_rejected(mnist_small):
+    _, (x_test, _) = mnist_small
+    with pytest.raises(ValueError, match="levels is empty"):
+        widgets.CorruptionExplorer(
+            CountingIdentity(), x_test, lambda x, s: x, levels=[]
+        )
