@@ -61,6 +61,38 @@ def _check_activation(name: str, activation):
     return activation
 
 
+def _check_conv(input_shape, filters, activation, output_activation):
+    """Validate the arguments shared by the convolutional builders."""
+    shape = _check_shape(input_shape)
+    filters = _check_units("filters", filters)
+    _check_activation("activation", activation)
+    _check_activation("output_activation", output_activation)
+    factor = 2 ** len(filters)
+    if shape[0] % factor or shape[1] % factor:
+        raise ValueError(
+            f"input_shape {shape} cannot be halved {len(filters)} times (filters="
+            f"{filters}): height and width must be divisible by {factor}. Use fewer "
+            "entries in filters, or pad the images."
+        )
+    return shape, filters, factor
+
+
+def _upsample_to_image(h, filters, activation, channels, output_activation):
+    """Transposed convolutions doubling the size per entry, then the output layer."""
+    for i, n in enumerate(reversed(filters)):
+        h = keras.layers.Conv2DTranspose(
+            n,
+            3,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"dec_deconv_{i}",
+        )(h)
+    return keras.layers.Conv2D(
+        channels, 3, padding="same", activation=output_activation, name="reconstruction"
+    )(h)
+
+
 def _assemble(encoder: keras.Model, decoder: keras.Model, name: str) -> keras.Model:
     inputs = keras.Input(shape=encoder.input_shape[1:], name="image")
     model = keras.Model(inputs, decoder(encoder(inputs)), name=name)
@@ -120,19 +152,11 @@ def conv_autoencoder(
     Each entry of ``filters`` halves the height and width, so both must be divisible by
     ``2 ** len(filters)`` (28x28 works with two entries, 32x32 with up to five).
     """
-    shape = _check_shape(input_shape)
+    shape, filters, factor = _check_conv(
+        input_shape, filters, activation, output_activation
+    )
     latent_dim = _check_positive_int("latent_dim", latent_dim)
-    filters = _check_units("filters", filters)
-    _check_activation("activation", activation)
-    _check_activation("output_activation", output_activation)
-    factor = 2 ** len(filters)
     height, width, channels = shape
-    if height % factor or width % factor:
-        raise ValueError(
-            f"input_shape {shape} cannot be halved {len(filters)} times (filters="
-            f"{filters}): height and width must be divisible by {factor}. Use fewer "
-            "entries in filters, or pad the images."
-        )
 
     inputs = keras.Input(shape=shape, name="image")
     h = inputs
@@ -150,18 +174,7 @@ def conv_autoencoder(
         code_in
     )
     h = keras.layers.Reshape(grid)(h)
-    for i, n in enumerate(reversed(filters)):
-        h = keras.layers.Conv2DTranspose(
-            n,
-            3,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"dec_deconv_{i}",
-        )(h)
-    outputs = keras.layers.Conv2D(
-        channels, 3, padding="same", activation=output_activation, name="reconstruction"
-    )(h)
+    outputs = _upsample_to_image(h, filters, activation, channels, output_activation)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
 
@@ -180,17 +193,7 @@ def conv_denoiser(
     on the way up, and a 3x3 convolution to the output channels. Its ``encoder`` maps an
     image to a feature map of a quarter (two entries) of its height and width.
     """
-    shape = _check_shape(input_shape)
-    filters = _check_units("filters", filters)
-    _check_activation("activation", activation)
-    _check_activation("output_activation", output_activation)
-    factor = 2 ** len(filters)
-    height, width, channels = shape
-    if height % factor or width % factor:
-        raise ValueError(
-            f"input_shape {shape} cannot be halved {len(filters)} times (filters="
-            f"{filters}): height and width must be divisible by {factor}."
-        )
+    shape, filters, _ = _check_conv(input_shape, filters, activation, output_activation)
     inputs = keras.Input(shape=shape, name="image")
     h = inputs
     for i, n in enumerate(filters):
@@ -201,18 +204,8 @@ def conv_denoiser(
     encoder = keras.Model(inputs, h, name="encoder")
 
     features = keras.Input(shape=encoder.output_shape[1:], name="features")
-    h = features
-    for i, n in enumerate(reversed(filters)):
-        h = keras.layers.Conv2DTranspose(
-            n,
-            3,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"dec_deconv_{i}",
-        )(h)
-    outputs = keras.layers.Conv2D(
-        channels, 3, padding="same", activation=output_activation, name="reconstruction"
-    )(h)
+    outputs = _upsample_to_image(
+        features, filters, activation, shape[2], output_activation
+    )
     decoder = keras.Model(features, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
