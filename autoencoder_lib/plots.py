@@ -1,6 +1,6 @@
-"""Figures the notebooks share: image grids and loss curves.
+"""Figures the notebooks share: image grids, loss curves and learned filters.
 
-Introduced in notebook 01. Every function returns the matplotlib ``Figure`` (assign it,
+Introduced in notebook 01 (``filters`` in notebook 02). Every function returns the matplotlib ``Figure`` (assign it,
 ``fig = plots.reconstructions(...)``, so Jupyter shows it once). Models are run on the
 whole batch of images at once: one ``predict`` call per figure, never one per image.
 """
@@ -12,9 +12,7 @@ import numpy as np
 
 
 def _as_images(name: str, images) -> np.ndarray:
-    import keras
-
-    array = np.asarray(keras.ops.convert_to_numpy(images))
+    array = _to_numpy(images)
     if array.ndim == 3:  # (N, H, W): one channel without its axis
         array = array[..., np.newaxis]
     if array.ndim != 4 or array.shape[-1] not in (1, 3):
@@ -81,3 +79,42 @@ def loss_curves(history, title: str = "Training curves", log_scale: bool = True)
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def filters(kernel, image_shape=(28, 28), n: int = 32, title: str | None = None):
+    """Rows of a dense layer's kernel drawn as images: what each code unit paints.
+
+    ``kernel`` is the decoder's output kernel, shaped (code units, pixels). Each filter
+    is scaled on its own so that grey is zero, white positive and black negative.
+    """
+    weights = np.asarray(_to_numpy(kernel), dtype=np.float64)
+    pixels = int(np.prod(image_shape))
+    if weights.ndim != 2 or weights.shape[1] != pixels:
+        raise ValueError(
+            f"kernel must be shaped (code units, {pixels}) for images of shape "
+            f"{tuple(image_shape)}, got {weights.shape}. Pass the decoder's output "
+            "layer kernel, e.g. model.layers[-2].kernel."
+        )
+    n = min(n, len(weights))
+    columns = min(n, 8)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.1 * columns, 1.1 * rows + 0.4), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.axis("off")
+    for ax, w in zip(axes.flat, weights[:n], strict=False):
+        scale = np.abs(w).max() or 1.0
+        ax.imshow(w.reshape(image_shape), cmap="gray", vmin=-scale, vmax=scale)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _to_numpy(value) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))

@@ -1,7 +1,7 @@
 """ipywidgets explorers: move a slider, see the model's output change.
 
-Introduced in notebook 03 (the noise-level explorer). Every redraw runs the model once
-on the whole batch shown, never once per image.
+Introduced in notebook 02 (the code-size explorer) and 03 (the noise-level explorer).
+Every redraw runs one model once on the whole batch shown, never once per image.
 """
 
 from __future__ import annotations
@@ -65,6 +65,55 @@ class CorruptionExplorer:
                     f"input\n{self.last['psnr_corrupted']:.1f} dB": corrupted,
                     f"output\n{self.last['psnr_restored']:.1f} dB": restored,
                     "clean": self.x_clean,
+                }
+            )
+            plt.show()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class ReconstructionExplorer:
+    """A slider over trained models (for example one per code size) on the same images.
+
+    ``models`` maps a label (such as the code size) to a model; moving the slider runs
+    the chosen model once on the ``n`` images and shows originals above reconstructions,
+    with the reconstruction MSE in the row label. ``last`` holds the latest numbers.
+    """
+
+    def __init__(self, models: dict, x, description: str = "code size", n: int = 8):
+        import ipywidgets as w
+
+        if not models:
+            raise ValueError(
+                "models is empty: pass a dict such as {32: model_32, 128: model_128}."
+            )
+        self.models = dict(models)
+        self.x = np.asarray(x)[:n]
+        self.last: dict = {}
+        labels = list(self.models)
+        self.slider = w.SelectionSlider(
+            options=labels,
+            value=labels[len(labels) // 2],
+            description=description,
+            continuous_update=False,
+        )
+        self.output = w.Output()
+        self.widget = w.VBox([self.slider, self.output])
+        self.slider.observe(lambda change: self.draw(change["new"]), names="value")
+        self.draw(self.slider.value)
+
+    def draw(self, label) -> None:
+        reconstructed = self.models[label].predict(self.x, verbose=0)
+        self.last = {"label": label, "mse": metrics.mse(self.x, reconstructed)}
+        with self.output:
+            self.output.clear_output(wait=True)
+            plots.image_rows(
+                {
+                    "original": self.x,
+                    f"{label}\nMSE {self.last['mse']:.4f}": reconstructed,
                 }
             )
             plt.show()

@@ -82,3 +82,58 @@ def test_mask_fraction_and_fill():
 def test_bad_arguments(call, message, digits):
     with pytest.raises(ValueError, match=message):
         call(digits)
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda x: corruptions.gaussian_blur(x, 1.5),
+        lambda x: corruptions.downscale(x, 2),
+    ],
+    ids=["gaussian_blur", "downscale"],
+)
+def test_deterministic_corruptions_keep_shape_range_and_input(corrupt, digits):
+    before = digits.copy()
+    out = corrupt(digits)
+    assert out.shape == digits.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_array_equal(digits, before)
+    np.testing.assert_array_equal(out, corrupt(digits))
+    # Both lose high frequencies: the image gets smoother, never sharper.
+    gradient = lambda a: np.abs(np.diff(a, axis=2)).mean()  # noqa: E731
+    assert gradient(out) < gradient(digits)
+
+
+def test_blur_is_a_normalised_gaussian():
+    point = np.zeros((1, 21, 21, 1), dtype=np.float32)
+    point[0, 10, 10, 0] = 1.0
+    blurred = corruptions.gaussian_blur(point, 2.0)[0, :, :, 0]
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-4)  # brightness kept
+    row = blurred[10]
+    # Gaussian profile: value at distance 2 (one sigma) is exp(-1/2) of the peak.
+    assert row[12] / row[10] == pytest.approx(np.exp(-0.5), rel=0.02)
+    np.testing.assert_array_equal(corruptions.gaussian_blur(point, 0), point)
+    with pytest.raises(ValueError, match="sigma must be zero or positive"):
+        corruptions.gaussian_blur(point, -1)
+
+
+def test_downscale_matches_pillow_bicubic_and_checks_factor(digits):
+    from PIL import Image
+
+    out = corruptions.downscale(digits[:2], 2)
+    plane = Image.fromarray(np.ascontiguousarray(digits[1, :, :, 0]))
+    small = plane.resize((14, 14), Image.Resampling.BICUBIC)
+    expected = np.clip(
+        np.asarray(small.resize((28, 28), Image.Resampling.BICUBIC)), 0, 1
+    )
+    np.testing.assert_allclose(out[1, :, :, 0], expected, atol=1e-6)
+    # Smooth images survive downscaling almost unchanged; digits lose their detail.
+    ramp = np.tile(np.linspace(0.2, 0.8, 28, dtype=np.float32), (1, 28, 1))[..., None]
+    assert np.abs(corruptions.downscale(ramp, 2) - ramp)[:, 3:-3, 3:-3].max() < 0.01
+    assert np.abs(out - digits[:2]).mean() > 0.01
+    colour = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    assert corruptions.downscale(colour, 4).shape == colour.shape
+    with pytest.raises(ValueError, match="divisible by the factor"):
+        corruptions.downscale(digits, 3)
+    with pytest.raises(ValueError, match="positive integer"):
+        corruptions.downscale(digits, 0)

@@ -108,3 +108,31 @@ def test_grading_state_stays_out_of_git():
         ".venv/",
     ):
         assert entry in ignored, f"{entry} must be in .gitignore"
+
+
+# Import name -> distribution name, where the two differ.
+DISTRIBUTIONS = {"skimage": "scikit-image", "sklearn": "scikit-learn", "PIL": "pillow"}
+# Installed with JupyterLab, which is a dependency.
+WITH_JUPYTERLAB = {"IPython", "ipykernel"}
+
+
+def test_every_notebook_import_is_a_dependency():
+    """A student installs the dependencies only: the notebooks must need nothing else."""
+    import nbformat
+
+    deps = {_name(r) for r in _pyproject()["project"]["dependencies"]}
+    missing = {}
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            pattern = r"^\s*(?:from|import)\s+([A-Za-z_]\w*)"
+            for module in re.findall(pattern, cell.source, re.M):
+                if module in sys.stdlib_module_names or module == "autoencoder_lib":
+                    continue
+                if module in WITH_JUPYTERLAB:
+                    continue
+                dist = DISTRIBUTIONS.get(module, module).lower().replace("_", "-")
+                if dist not in deps:
+                    missing.setdefault(dist, set()).add(path.name)
+    assert not missing, f"notebooks import packages missing from dependencies: {missing}"

@@ -43,3 +43,16 @@ def test_loss_curves():
     plt.close(fig)
     with pytest.raises(ValueError, match="history is empty"):
         plots.loss_curves({})
+
+
+def test_filters_draws_each_code_unit():
+    kernel = np.random.default_rng(0).normal(size=(10, 784))
+    fig = plots.filters(kernel, n=10)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 10
+    # Each filter is scaled on its own, symmetric about zero (grey = 0).
+    low, high = shown[3].images[0].get_clim()
+    assert high == pytest.approx(np.abs(kernel[3]).max()) and low == -high
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"shaped \(code units, 784\)"):
+        plots.filters(np.zeros((784, 10)))

@@ -41,3 +41,21 @@ def test_empty_levels_rejected(mnist_small):
         widgets.CorruptionExplorer(
             CountingIdentity(), x_test, lambda x, s: x, levels=[]
         )
+
+
+def test_code_size_slider_switches_model(mnist_small):
+    _, (x_test, _) = mnist_small
+
+    class Blank(CountingIdentity):
+        def predict(self, x, verbose=0):
+            self.calls += 1
+            return np.zeros_like(np.asarray(x))
+
+    copy, blank = CountingIdentity(), Blank()
+    explorer = widgets.ReconstructionExplorer({8: blank, 1024: copy}, x_test, n=5)
+    assert explorer.last["label"] == 1024 and explorer.last["mse"] == 0.0
+    explorer.slider.value = 8
+    assert (copy.calls, blank.calls) == (1, 1), "one predict per redraw, chosen model"
+    assert explorer.last["mse"] == pytest.approx(float(np.mean(x_test[:5] ** 2)))
+    with pytest.raises(ValueError, match="models is empty"):
+        widgets.ReconstructionExplorer({}, x_test)

@@ -108,6 +108,163 @@ test_mse = float(autoencoder.evaluate(x_test, x_test, verbose=0))
             "keeps": ["encoder_tests", "decoder_tests", "error_tests"],
         },
     },
+    "02_undercomplete_overcomplete": {
+        "relu_output_pca_on_test_signed_mean": {
+            "why": "ReLU output layer; PCA fitted on the test images; mean without abs",
+            "replace": {
+                "shallow_solution": """
+def shallow_autoencoder(code_size, activation="relu", output_activation="sigmoid", l1=0.0):
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    penalty = keras.regularizers.L1(l1) if l1 > 0 else None
+    code = keras.layers.Dense(
+        code_size, activation=activation, activity_regularizer=penalty, name="code"
+    )(h)
+    pixels = keras.layers.Dense(28 * 28, activation="relu")(code)
+    outputs = keras.layers.Reshape((28, 28, 1))(pixels)
+    return keras.Model(inputs, outputs, name=f"shallow_{code_size}")
+""",
+                "pca_solution": """
+def pca_errors(x_train, x_test, code_sizes):
+    test_flat = data.flatten(x_test)
+    errors = {}
+    for k in code_sizes:
+        pca = PCA(n_components=min(k, 784, len(test_flat))).fit(test_flat)
+        restored = pca.inverse_transform(pca.transform(test_flat)).reshape(np.shape(x_test))
+        errors[k] = metrics.mse(x_test, np.clip(restored, 0.0, 1.0))
+    return errors
+""",
+                "activity_solution": """
+def code_activity(encoder, x):
+    codes = np.asarray(encoder.predict(x, verbose=0), dtype=np.float64)
+    return {"mean_abs": float(codes.mean()), "active_fraction": float((np.abs(codes) > 1e-3).mean())}
+""",
+            },
+            "loses": ["shallow_tests", "pca_tests", "activity_tests"],
+            "keeps": [],
+        },
+        "weight_penalty_unclipped_positive_only": {
+            "why": "L1 on the weights, not the code; PCA output not clipped; only "
+            "positive activations counted as active",
+            "replace": {
+                "shallow_solution": """
+def shallow_autoencoder(code_size, activation="relu", output_activation="sigmoid", l1=0.0):
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    penalty = keras.regularizers.L1(l1) if l1 > 0 else None
+    code = keras.layers.Dense(
+        code_size, activation=activation, kernel_regularizer=penalty, name="code"
+    )(h)
+    pixels = keras.layers.Dense(28 * 28, activation=output_activation)(code)
+    outputs = keras.layers.Reshape((28, 28, 1))(pixels)
+    return keras.Model(inputs, outputs, name=f"shallow_{code_size}")
+""",
+                "pca_solution": """
+def pca_errors(x_train, x_test, code_sizes):
+    train_flat, test_flat = data.flatten(x_train), data.flatten(x_test)
+    errors = {}
+    for k in code_sizes:
+        pca = PCA(n_components=min(k, 784)).fit(train_flat)
+        restored = pca.inverse_transform(pca.transform(test_flat)).reshape(np.shape(x_test))
+        errors[k] = metrics.mse(x_test, restored)
+    return errors
+""",
+                "activity_solution": """
+def code_activity(encoder, x):
+    codes = np.asarray(encoder.predict(x, verbose=0), dtype=np.float64)
+    return {"mean_abs": float(np.abs(codes).mean()), "active_fraction": float((codes > 1e-3).mean())}
+""",
+            },
+            "loses": ["shallow_tests", "pca_tests", "activity_tests"],
+            "keeps": [],
+        },
+        "code_size_off_by_one": {
+            "why": "code layer one unit larger than asked",
+            "replace": {
+                "shallow_solution": """
+def shallow_autoencoder(code_size, activation="relu", output_activation="sigmoid", l1=0.0):
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    penalty = keras.regularizers.L1(l1) if l1 > 0 else None
+    code = keras.layers.Dense(
+        code_size + 1, activation=activation, activity_regularizer=penalty, name="code"
+    )(h)
+    pixels = keras.layers.Dense(28 * 28, activation=output_activation)(code)
+    outputs = keras.layers.Reshape((28, 28, 1))(pixels)
+    return keras.Model(inputs, outputs, name=f"shallow_{code_size}")
+""",
+            },
+            "loses": ["shallow_tests"],
+            "keeps": ["pca_tests", "activity_tests"],
+        },
+    },
+    "04_reconstruction": {
+        "variance_psf_lowest_psnr_identity_upscaler": {
+            "why": "sigma used as the variance in the PSF; the setting with the lowest PSNR "
+            "chosen; upscaler trained to reproduce the original images",
+            "replace": {
+                "psf_solution": """
+def gaussian_psf(sigma, size):
+    r = np.arange(size) - size // 2
+    profile = np.exp(-(r**2) / (2.0 * sigma))
+    psf = np.outer(profile, profile)
+    return psf / psf.sum()
+""",
+                "tune_solution": """
+def best_setting(restore, settings, x_clean, x_corrupted):
+    scores = {s: metrics.psnr(x_clean, restore(x_corrupted, s)) for s in settings}
+    return min(scores, key=scores.get), scores
+""",
+                "upscale_solution": """
+x_train_small = corruptions.downscale(x_train, scale)
+upscaler = models.conv_denoiser(filters=(32, 64), name="upscaler")
+upscaler.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+training.fit(upscaler, x_train, x_train, epochs=epochs)
+""",
+            },
+            "loses": ["psf_tests", "tune_tests", "upscale_tests"],
+            "keeps": [],
+        },
+        "unnormalised_psf_tuned_on_clean_small_targets": {
+            "why": "PSF with peak 1 instead of sum 1; settings scored on restored clean "
+            "images; upscaler trained with the downscaled images as targets",
+            "replace": {
+                "psf_solution": """
+def gaussian_psf(sigma, size):
+    r = np.arange(size) - size // 2
+    profile = np.exp(-(r**2) / (2.0 * sigma**2))
+    return np.outer(profile, profile)
+""",
+                "tune_solution": """
+def best_setting(restore, settings, x_clean, x_corrupted):
+    scores = {s: metrics.psnr(x_clean, restore(x_clean, s)) for s in settings}
+    return max(scores, key=scores.get), scores
+""",
+                "upscale_solution": """
+x_train_small = corruptions.downscale(x_train, scale)
+upscaler = models.conv_denoiser(filters=(32, 64), name="upscaler")
+upscaler.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+training.fit(upscaler, x_train_small, x_train_small, epochs=epochs)
+""",
+            },
+            "loses": ["psf_tests", "tune_tests", "upscale_tests"],
+            "keeps": [],
+        },
+        "psf_off_centre": {
+            "why": "PSF centred at size / 2 instead of size // 2",
+            "replace": {
+                "psf_solution": """
+def gaussian_psf(sigma, size):
+    r = np.arange(size) - size / 2
+    profile = np.exp(-(r**2) / (2.0 * sigma**2))
+    psf = np.outer(profile, profile)
+    return psf / psf.sum()
+""",
+            },
+            "loses": ["psf_tests"],
+            "keeps": ["tune_tests", "upscale_tests"],
+        },
+    },
     "03_denoising": {
         "unclipped_noise_and_clean_evaluation": {
             "why": "noise not clipped; denoiser evaluated on clean inputs",
