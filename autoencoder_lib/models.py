@@ -185,6 +185,7 @@ def conv_denoiser(
     activation="relu",
     output_activation="sigmoid",
     name: str = "conv_denoiser",
+    output_channels: int | None = None,
 ) -> keras.Model:
     """A fully convolutional autoencoder for restoring images (no dense code).
 
@@ -192,8 +193,12 @@ def conv_denoiser(
     convolution and a 2x2 max-pooling on the way down, a strided transposed convolution
     on the way up, and a 3x3 convolution to the output channels. Its ``encoder`` maps an
     image to a feature map of a quarter (two entries) of its height and width.
+    ``output_channels`` defaults to the input's channels; notebook 05 maps one channel
+    (lightness) to two (colour).
     """
     shape, filters, _ = _check_conv(input_shape, filters, activation, output_activation)
+    channels = shape[2] if output_channels is None else output_channels
+    _check_positive_int("output_channels", channels)
     inputs = keras.Input(shape=shape, name="image")
     h = inputs
     for i, n in enumerate(filters):
@@ -205,7 +210,7 @@ def conv_denoiser(
 
     features = keras.Input(shape=encoder.output_shape[1:], name="features")
     outputs = _upsample_to_image(
-        features, filters, activation, shape[2], output_activation
+        features, filters, activation, channels, output_activation
     )
     decoder = keras.Model(features, outputs, name="decoder")
     return _assemble(encoder, decoder, name)

@@ -26,3 +26,12 @@ def mnist_small():
 
     (x_train, y_train), (x_test, y_test) = data.load_dataset("mnist")
     return (x_train[:512], y_train[:512]), (x_test[:256], y_test[:256])
+
+
+@pytest.fixture(scope="session")
+def cifar_small():
+    """64 real CIFAR-10 test images (the offline subset when no archive is at hand)."""
+    from autoencoder_lib import data
+
+    x_test, _ = data.load_split("cifar10", "test")
+    return x_test[:64]

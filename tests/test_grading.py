@@ -7,6 +7,8 @@ through nbgrader's own command line with the repository's nbgrader_config.py.
 """
 
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -71,43 +73,59 @@ def _noise_probe_notebook():
     )
 
 
-@pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    """Release, submit and autograde every assignment once; the tests read the results."""
-    course = Course(tmp_path_factory.mktemp("course"))
-    probe = course.root / "solutions" / NOISE_PROBE
-    probe.mkdir()
-    nbformat.write(_noise_probe_notebook(), probe / "probe.ipynb")
-
+def _grade(root, assignment):
+    """Release, submit and autograde one assignment in its own temporary course."""
+    course = Course(root)
+    if assignment == NOISE_PROBE:
+        probe = course.root / "solutions" / NOISE_PROBE
+        probe.mkdir()
+        nbformat.write(_noise_probe_notebook(), probe / "probe.ipynb")
     submitted = {}
-    for assignment in [*assignments(), NOISE_PROBE]:
-        release = course.release(assignment)
-        for source_path in notebooks(assignment, course.root / "solutions"):
-            source_nb = nbformat.read(source_path, as_version=4)
-            release_nb = nbformat.read(release / source_path.name, as_version=4)
-            right = _solution_sources(source_nb)
-            students = {"solution": right, "blank": {}}
-            for student, wrong in WRONG_ANSWERS.get(assignment, {}).items():
-                students[student] = {**right, **wrong["replace"]}
-            for student, answers in students.items():
-                path = course.submit(
-                    student, assignment, source_path.name, _fill(release_nb, answers)
-                )
-                submitted[path] = _sha(path)
-        course.autograde(assignment)
+    release = course.release(assignment)
+    for source_path in notebooks(assignment, course.root / "solutions"):
+        source_nb = nbformat.read(source_path, as_version=4)
+        release_nb = nbformat.read(release / source_path.name, as_version=4)
+        right = _solution_sources(source_nb)
+        students = {"solution": right, "blank": {}}
+        for student, wrong in WRONG_ANSWERS.get(assignment, {}).items():
+            students[student] = {**right, **wrong["replace"]}
+        for student, answers in students.items():
+            path = course.submit(
+                student, assignment, source_path.name, _fill(release_nb, answers)
+            )
+            submitted[path] = _sha(path)
+    course.autograde(assignment)
     return course, submitted
 
 
-def _scores(course, assignment):
+# Each assignment is graded in its own course (own gradebook), so they can run side by
+# side; grading kernels are mostly single-threaded start-up and small models.
+GRADING_WORKERS = max(1, min(3, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    """Every assignment released, submitted and autograded once; tests read the results."""
+    jobs = [*assignments(), NOISE_PROBE]
+    roots = {a: tmp_path_factory.mktemp(a) for a in jobs}
+    with ThreadPoolExecutor(max_workers=GRADING_WORKERS) as pool:
+        futures = {a: pool.submit(_grade, roots[a], a) for a in jobs}
+        results = {a: future.result() for a, future in futures.items()}
+    courses = {a: course for a, (course, _) in results.items()}
+    submitted = {p: h for _, files in results.values() for p, h in files.items()}
+    return courses, submitted
+
+
+def _scores(courses, assignment):
     (path,) = notebooks(assignment)
-    return path, course.scores(assignment, path.stem)
+    return path, courses[assignment].scores(assignment, path.stem)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", assignments())
 def test_solution_gets_full_marks(graded_course, assignment):
-    course, _ = graded_course
-    path, scores = _scores(course, assignment)
+    courses, _ = graded_course
+    path, scores = _scores(courses, assignment)
     cells = grade_cells(nbformat.read(path, as_version=4))
     for grade_id, info in cells.items():
         if not info["grade"]:
@@ -126,8 +144,8 @@ def test_solution_gets_full_marks(graded_course, assignment):
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", assignments())
 def test_blank_release_gets_zero(graded_course, assignment):
-    course, _ = graded_course
-    _, scores = _scores(course, assignment)
+    courses, _ = graded_course
+    _, scores = _scores(courses, assignment)
     autograded = {k: v for k, v in scores["blank"].items() if v["auto"] is not None}
     assert autograded, "no autograded cells found"
     assert all(v["auto"] == 0 for v in autograded.values()), autograded
@@ -139,8 +157,8 @@ def test_blank_release_gets_zero(graded_course, assignment):
     [(a, s) for a in assignments() for s in WRONG_ANSWERS.get(a, {})],
 )
 def test_wrong_answers_lose_their_marks(graded_course, assignment, student):
-    course, _ = graded_course
-    _, scores = _scores(course, assignment)
+    courses, _ = graded_course
+    _, scores = _scores(courses, assignment)
     wrong = WRONG_ANSWERS[assignment][student]
     got = scores[student]
     for cell in wrong["loses"]:
@@ -164,11 +182,15 @@ def test_every_assignment_has_wrong_answers():
 @pytest.mark.slow
 def test_solution_test_cells_print_nothing_on_stderr(graded_course):
     """Backend start-up noise must land nowhere near a graded cell."""
-    course, _ = graded_course
+    courses, _ = graded_course
     for assignment in assignments():
         for path in notebooks(assignment):
             graded = nbformat.read(
-                course.root / "autograded" / "solution" / assignment / path.name,
+                courses[assignment].root
+                / "autograded"
+                / "solution"
+                / assignment
+                / path.name,
                 as_version=4,
             )
             for cell in graded.cells:
@@ -184,8 +206,8 @@ def test_solution_test_cells_print_nothing_on_stderr(graded_course):
 
 @pytest.mark.slow
 def test_backend_noise_costs_no_marks_but_other_stderr_still_counts(graded_course):
-    course, _ = graded_course
-    scores = course.scores(NOISE_PROBE, "probe")["solution"]
+    courses, _ = graded_course
+    scores = courses[NOISE_PROBE].scores(NOISE_PROBE, "probe")["solution"]
     assert scores["backend_noise"]["auto"] == 1, "an absl log line on stderr cost marks"
     # nbgrader's rule stands for everything else: the pattern is not a blanket pass.
     assert scores["own_stderr"]["auto"] == 0

@@ -97,3 +97,12 @@ def test_conv_denoiser_is_fully_convolutional(shape):
     )
     with pytest.raises(ValueError, match="divisible by 8"):
         models.conv_denoiser(input_shape=(28, 28, 1), filters=(8, 8, 8))
+
+
+def test_conv_denoiser_can_change_the_number_of_channels():
+    model = models.conv_denoiser(
+        input_shape=(32, 32, 1), filters=(8, 8), output_channels=2
+    )
+    assert model.output_shape == (None, 32, 32, 2)
+    with pytest.raises(ValueError, match="output_channels must be a positive integer"):
+        models.conv_denoiser(input_shape=(32, 32, 1), output_channels=0)

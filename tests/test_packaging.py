@@ -135,4 +135,6 @@ def test_every_notebook_import_is_a_dependency():
                 dist = DISTRIBUTIONS.get(module, module).lower().replace("_", "-")
                 if dist not in deps:
                     missing.setdefault(dist, set()).add(path.name)
-    assert not missing, f"notebooks import packages missing from dependencies: {missing}"
+    assert not missing, (
+        f"notebooks import packages missing from dependencies: {missing}"
+    )

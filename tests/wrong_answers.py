@@ -265,6 +265,164 @@ def gaussian_psf(sigma, size):
             "keeps": ["tune_tests", "upscale_tests"],
         },
     },
+    "06_feature_extraction": {
+        "unbalanced_train_accuracy_frozen": {
+            "why": "subset drawn at random over all classes; accuracy on the training "
+            "features; encoder frozen",
+            "replace": {
+                "subset_solution": """
+def labelled_subset(y, n, seed):
+    if n >= len(y):
+        return np.arange(len(y))
+    return np.random.default_rng(seed).choice(len(y), n, replace=False)
+""",
+                "probe_solution": """
+def probe_accuracy(f_train, y_train, f_test, y_test):
+    scale = np.std(f_train)
+    classifier = LogisticRegression(max_iter=1000).fit(f_train / scale, y_train)
+    return float(classifier.score(f_train / scale, y_train))
+""",
+                "finetune_solution": """
+def fine_tuned_classifier(encoder, n_classes=10):
+    encoder.trainable = False
+    inputs = keras.Input(shape=(28, 28, 1))
+    probabilities = keras.layers.Dense(n_classes, activation="softmax")(encoder(inputs))
+    return keras.Model(inputs, probabilities, name="fine_tuned_classifier")
+""",
+            },
+            "loses": ["subset_tests", "probe_tests", "finetune_tests"],
+            "keeps": [],
+        },
+        "with_replacement_fit_on_test_copied_encoder": {
+            "why": "subset drawn with replacement; classifier fitted on the test "
+            "features; the encoder copied instead of shared",
+            "replace": {
+                "subset_solution": """
+def labelled_subset(y, n, seed):
+    y = np.asarray(y)
+    if n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    per_class = n // len(classes)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class) for c in classes])
+""",
+                "probe_solution": """
+def probe_accuracy(f_train, y_train, f_test, y_test):
+    scale = np.std(f_train)
+    classifier = LogisticRegression(max_iter=1000).fit(f_test / scale, y_test)
+    return float(classifier.score(f_test / scale, y_test))
+""",
+                "finetune_solution": """
+def fine_tuned_classifier(encoder, n_classes=10):
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())
+    copy.trainable = True
+    inputs = keras.Input(shape=(28, 28, 1))
+    probabilities = keras.layers.Dense(n_classes, activation="softmax")(copy(inputs))
+    return keras.Model(inputs, probabilities, name="fine_tuned_classifier")
+""",
+            },
+            "loses": ["subset_tests", "probe_tests", "finetune_tests"],
+            "keeps": [],
+        },
+        "first_of_each_class": {
+            "why": "the first n // k images of each class, the same for every seed",
+            "replace": {
+                "subset_solution": """
+def labelled_subset(y, n, seed):
+    y = np.asarray(y)
+    if n >= len(y):
+        return np.arange(len(y))
+    classes = np.unique(y)
+    per_class = n // len(classes)
+    return np.concatenate([np.flatnonzero(y == c)[:per_class] for c in classes])
+""",
+            },
+            "loses": ["subset_tests"],
+            "keeps": ["probe_tests", "finetune_tests"],
+        },
+    },
+    "05_colorization": {
+        "grey_lightness_gb_targets_summed_stds": {
+            "why": "lightness from rgb2gray; trained to predict the G and B channels; "
+            "standard deviations added instead of combined in quadrature",
+            "replace": {
+                "lab_solution": """
+def lightness_and_chroma(x):
+    lab = color.rgb2lab(np.asarray(x, dtype=np.float64))
+    lightness = color.rgb2gray(np.asarray(x))[..., np.newaxis].astype(np.float32)
+    return lightness, (lab[..., 1:] / 128.0).astype(np.float32)
+""",
+                "chroma_solution": """
+chroma_model = models.conv_denoiser(
+    input_shape=(32, 32, 1), filters=(32, 64), output_channels=2, output_activation="tanh", name="chroma_colorizer"
+)
+chroma_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+history_chroma = training.fit(chroma_model, lightness_train, x_train[..., 1:], epochs=epochs)
+""",
+                "colourful_solution": """
+def colourfulness(x):
+    x = np.asarray(x, dtype=np.float64) * 255.0
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg = (r - g).reshape(len(x), -1)
+    yb = (0.5 * (r + g) - b).reshape(len(x), -1)
+    spread = rg.std(axis=1) + yb.std(axis=1)
+    offset = np.sqrt(rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2)
+    return spread + 0.3 * offset
+""",
+            },
+            "loses": ["lab_tests", "chroma_tests", "colourful_tests"],
+            "keeps": [],
+        },
+        "swapped_ab_sigmoid_unit_scale": {
+            "why": "a and b swapped; sigmoid output for the chroma; colourfulness on the "
+            "[0, 1] scale",
+            "replace": {
+                "lab_solution": """
+def lightness_and_chroma(x):
+    lab = color.rgb2lab(np.asarray(x, dtype=np.float64))
+    lightness = (lab[..., :1] / 100.0).astype(np.float32)
+    chroma = (lab[..., [2, 1]] / 128.0).astype(np.float32)
+    return lightness, chroma
+""",
+                "chroma_solution": """
+chroma_model = models.conv_denoiser(
+    input_shape=(32, 32, 1), filters=(32, 64), output_channels=2, output_activation="sigmoid", name="chroma_colorizer"
+)
+chroma_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+history_chroma = training.fit(chroma_model, lightness_train, chroma_train, epochs=epochs)
+""",
+                "colourful_solution": """
+def colourfulness(x):
+    x = np.asarray(x, dtype=np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg = (r - g).reshape(len(x), -1)
+    yb = (0.5 * (r + g) - b).reshape(len(x), -1)
+    spread = np.sqrt(rg.std(axis=1) ** 2 + yb.std(axis=1) ** 2)
+    offset = np.sqrt(rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2)
+    return spread + 0.3 * offset
+""",
+            },
+            "loses": ["lab_tests", "chroma_tests", "colourful_tests"],
+            "keeps": [],
+        },
+        "colourfulness_of_the_whole_batch": {
+            "why": "one colourfulness for the whole batch, repeated for every image",
+            "replace": {
+                "colourful_solution": """
+def colourfulness(x):
+    x = np.asarray(x, dtype=np.float64) * 255.0
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    value = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return np.full(len(x), value)
+""",
+            },
+            "loses": ["colourful_tests"],
+            "keeps": ["lab_tests", "chroma_tests"],
+        },
+    },
     "03_denoising": {
         "unclipped_noise_and_clean_evaluation": {
             "why": "noise not clipped; denoiser evaluated on clean inputs",
