@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BACKEND_STAMP := $(VENV)/.backends
+# CPU builds of the other Keras backends, for the tests that train on each of them.
+BACKENDS ?= jax torch==2.13.0+cpu
 # nbgrader runs `alembic` from PATH; the venv's bin must come first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -32,7 +35,12 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=course
 
-test: $(STAMP)
+$(BACKEND_STAMP): $(STAMP)
+	$(BIN)/python -m pip install $(BACKENDS) || \
+		echo "Could not install $(BACKENDS): the JAX / PyTorch backend tests will be skipped."
+	touch $(BACKEND_STAMP)
+
+test: $(STAMP) $(BACKEND_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
 release: $(STAMP)

@@ -1,6 +1,7 @@
 """ipywidgets explorers: move a slider, see the model's output change.
 
-Introduced in notebook 02 (the code-size explorer) and 03 (the noise-level explorer).
+Introduced in notebook 02 (the code-size explorer), 03 (the noise-level explorer) and 07
+(the latent-space explorer).
 Every redraw runs one model once on the whole batch shown, never once per image.
 """
 
@@ -116,6 +117,76 @@ class ReconstructionExplorer:
                     f"{label}\nMSE {self.last['mse']:.4f}": reconstructed,
                 }
             )
+            plt.show()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class LatentExplorer:
+    """Two sliders over a 2-D code, decoding the point live next to the codes' map.
+
+    ``decoder`` maps codes shaped (N, 2) to images; ``codes`` and ``labels`` (for
+    example the test set's) are drawn once as a scatter, with the current point on top.
+    Each redraw decodes one point with a single ``predict`` call. ``last`` holds the
+    point and the distance to the nearest code in ``codes``.
+    """
+
+    def __init__(self, decoder, codes, labels=None, steps: int = 41):
+        import ipywidgets as w
+
+        codes = np.asarray(codes, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(
+                f"codes must be shaped (N, 2) for a 2-D explorer, got {codes.shape}. "
+                "Train an autoencoder with latent_dim=2."
+            )
+        self.decoder = decoder
+        self.codes = codes
+        self.labels = labels
+        self.last: dict = {}
+        low, high = (
+            np.percentile(codes, 0.5, axis=0),
+            np.percentile(codes, 99.5, axis=0),
+        )
+        margin = 0.25 * (high - low)
+        self.sliders = [
+            w.FloatSlider(
+                value=float(np.median(codes[:, i])),
+                min=float(low[i] - margin[i]),
+                max=float(high[i] + margin[i]),
+                step=float((high[i] - low[i] + 2 * margin[i]) / (steps - 1)),
+                description=f"z{i + 1}",
+                continuous_update=False,
+            )
+            for i in range(2)
+        ]
+        self.output = w.Output()
+        self.widget = w.VBox([w.HBox(self.sliders), self.output])
+        for slider in self.sliders:
+            slider.observe(lambda change: self.draw(), names="value")
+        self.draw()
+
+    def draw(self) -> None:
+        point = np.array([[s.value for s in self.sliders]], dtype=np.float32)
+        image = np.asarray(self.decoder.predict(point, verbose=0))[0]
+        distance = float(np.min(np.linalg.norm(self.codes - point, axis=1)))
+        self.last = {"point": point[0].tolist(), "nearest_code_distance": distance}
+        with self.output:
+            self.output.clear_output(wait=True)
+            fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.6))
+            left.scatter(
+                self.codes[:, 0], self.codes[:, 1], c=self.labels, cmap="tab10", s=3
+            )
+            left.scatter(*point[0], marker="x", s=120, c="black")
+            left.set_title("codes of the test images")
+            right.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+            right.set_title(f"decoded; nearest code {distance:.2f} away")
+            right.set_xticks([])
+            right.set_yticks([])
+            fig.tight_layout()
             plt.show()
 
     def _ipython_display_(self):

@@ -59,3 +59,30 @@ def test_code_size_slider_switches_model(mnist_small):
     assert explorer.last["mse"] == pytest.approx(float(np.mean(x_test[:5] ** 2)))
     with pytest.raises(ValueError, match="models is empty"):
         widgets.ReconstructionExplorer({}, x_test)
+
+
+def test_latent_sliders_decode_one_point_per_redraw():
+    class Decoder:
+        calls = 0
+
+        def predict(self, z, verbose=0):
+            Decoder.calls += 1
+            z = np.asarray(z)
+            # An image whose brightness encodes z1, so the output can be checked.
+            return np.clip(
+                np.full((len(z), 28, 28, 1), z[:, :1, None, None] / 10), 0, 1
+            )
+
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(200, 2)) * 3 + 5
+    explorer = widgets.LatentExplorer(Decoder(), codes, labels=rng.integers(0, 10, 200))
+    assert Decoder.calls == 1
+    explorer.sliders[0].value = explorer.sliders[0].max  # far outside the codes
+    assert Decoder.calls == 2, "one predict per redraw"
+    assert explorer.last["point"][0] == pytest.approx(explorer.sliders[0].max)
+    far = explorer.last["nearest_code_distance"]
+    explorer.sliders[0].value = float(codes[0, 0])
+    explorer.sliders[1].value = float(codes[0, 1])
+    assert explorer.last["nearest_code_distance"] < far
+    with pytest.raises(ValueError, match=r"shaped \(N, 2\)"):
+        widgets.LatentExplorer(Decoder(), codes[:, :1])

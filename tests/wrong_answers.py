@@ -423,6 +423,172 @@ def colourfulness(x):
             "keeps": ["lab_tests", "chroma_tests"],
         },
     },
+    "07_latent_space": {
+        "pixel_path_too_many_levels_bytes": {
+            "why": "interpolation in pixel space (then encoded and decoded); 2**bits "
+            "steps between low and high; JPEG size in bytes, not bits",
+            "replace": {
+                "interpolate_solution": """
+def interpolate(encoder, decoder, a, b, steps):
+    t = np.linspace(0.0, 1.0, steps)[:, None, None, None]
+    images = (1.0 - t) * np.asarray(a) + t * np.asarray(b)
+    codes = encoder.predict(images, verbose=0)
+    return np.asarray(decoder.predict(np.asarray(codes, dtype="float32"), verbose=0))
+""",
+                "quantise_solution": """
+def quantise(codes, low, high, bits):
+    scaled = (np.asarray(codes, dtype=np.float64) - low) / (np.asarray(high) - low)
+    return np.rint(np.clip(scaled, 0.0, 1.0) * 2**bits).astype(np.int64)
+
+
+def dequantise(indices, low, high, bits):
+    return low + np.asarray(indices, dtype=np.float64) / 2**bits * (np.asarray(high) - low)
+""",
+                "jpeg_solution": """
+def jpeg_rate_and_psnr(x, quality):
+    sizes, decoded = [], []
+    for image in np.round(np.asarray(x)[..., 0] * 255).astype(np.uint8):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality, optimize=True)
+        sizes.append(buffer.tell())
+        buffer.seek(0)
+        decoded.append(np.asarray(Image.open(buffer), dtype=np.float32) / 255.0)
+    return float(np.mean(sizes)), metrics.psnr(x, np.stack(decoded)[..., np.newaxis])
+""",
+            },
+            "loses": ["interpolate_tests", "quantise_tests", "jpeg_tests"],
+            "keeps": [],
+        },
+        "one_call_per_step_unclipped_unoptimised": {
+            "why": "decoder called once per step; values outside [low, high] not "
+            "clipped; JPEG saved without optimize=True",
+            "replace": {
+                "interpolate_solution": """
+def interpolate(encoder, decoder, a, b, steps):
+    codes = np.asarray(encoder.predict(np.stack([a, b]), verbose=0))
+    images = []
+    for t in np.linspace(0.0, 1.0, steps):
+        z = ((1.0 - t) * codes[0] + t * codes[1])[np.newaxis].astype("float32")
+        images.append(np.asarray(decoder.predict(z, verbose=0))[0])
+    return np.stack(images)
+""",
+                "quantise_solution": """
+def quantise(codes, low, high, bits):
+    levels = 2**bits - 1
+    scaled = (np.asarray(codes, dtype=np.float64) - low) / (np.asarray(high) - low)
+    return np.rint(scaled * levels).astype(np.int64)
+
+
+def dequantise(indices, low, high, bits):
+    levels = 2**bits - 1
+    return low + np.asarray(indices, dtype=np.float64) / levels * (np.asarray(high) - low)
+""",
+                "jpeg_solution": """
+def jpeg_rate_and_psnr(x, quality):
+    sizes, decoded = [], []
+    for image in np.round(np.asarray(x)[..., 0] * 255).astype(np.uint8):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        sizes.append(8 * buffer.tell())
+        buffer.seek(0)
+        decoded.append(np.asarray(Image.open(buffer), dtype=np.float32) / 255.0)
+    return float(np.mean(sizes)), metrics.psnr(x, np.stack(decoded)[..., np.newaxis])
+""",
+            },
+            "loses": ["interpolate_tests", "quantise_tests", "jpeg_tests"],
+            "keeps": [],
+        },
+        "rounds_down": {
+            "why": "quantisation rounds down instead of to the nearest level",
+            "replace": {
+                "quantise_solution": """
+def quantise(codes, low, high, bits):
+    levels = 2**bits - 1
+    scaled = (np.asarray(codes, dtype=np.float64) - low) / (np.asarray(high) - low)
+    return np.floor(np.clip(scaled, 0.0, 1.0) * levels).astype(np.int64)
+
+
+def dequantise(indices, low, high, bits):
+    levels = 2**bits - 1
+    return low + np.asarray(indices, dtype=np.float64) / levels * (np.asarray(high) - low)
+""",
+            },
+            "loses": ["quantise_tests"],
+            "keeps": ["interpolate_tests", "jpeg_tests"],
+        },
+    },
+    "08_variational_autoencoder": {
+        "averaged_kl_looped_sampling_unsigned_kl": {
+            "why": "KL averaged over latent dimensions; one decoder call per sample; "
+            "per-dimension KL without the -1/2",
+            "replace": {
+                "elbo_solution": """
+def negative_elbo(x, reconstruction, z_mean, z_log_var):
+    batch = ops.shape(x)[0]
+    x = ops.reshape(ops.cast(x, "float32"), (batch, -1))
+    r = ops.clip(ops.reshape(reconstruction, (batch, -1)), 1e-7, 1.0 - 1e-7)
+    reconstruction_term = -ops.sum(x * ops.log(r) + (1.0 - x) * ops.log(1.0 - r), axis=1)
+    kl = -0.5 * ops.mean(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+    return ops.mean(reconstruction_term + kl)
+""",
+                "sample_solution": """
+def sample_prior(decoder, n, latent_dim, seed):
+    codes = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
+    return np.concatenate([np.asarray(decoder.predict(c[None], verbose=0)) for c in codes])
+""",
+                "kl_solution": """
+def kl_per_dimension(encoder, x):
+    z_mean, z_log_var = (np.asarray(a, dtype=np.float64) for a in encoder.predict(x, verbose=0))
+    return np.mean(1.0 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=0)
+""",
+            },
+            "loses": ["elbo_tests", "sample_tests", "kl_tests"],
+            "keeps": [],
+        },
+        "averaged_pixels_uniform_prior_summed_images": {
+            "why": "reconstruction averaged over pixels (Keras' binary cross-entropy); "
+            "codes drawn uniformly; KL summed over images",
+            "replace": {
+                "elbo_solution": """
+def negative_elbo(x, reconstruction, z_mean, z_log_var):
+    batch = ops.shape(x)[0]
+    x = ops.reshape(ops.cast(x, "float32"), (batch, -1))
+    r = ops.clip(ops.reshape(reconstruction, (batch, -1)), 1e-7, 1.0 - 1e-7)
+    reconstruction_term = keras.losses.binary_crossentropy(x, r)
+    kl = -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+    return ops.mean(reconstruction_term + kl)
+""",
+                "sample_solution": """
+def sample_prior(decoder, n, latent_dim, seed):
+    codes = np.random.default_rng(seed).uniform(-2, 2, (n, latent_dim)).astype("float32")
+    return np.asarray(decoder.predict(codes, verbose=0))
+""",
+                "kl_solution": """
+def kl_per_dimension(encoder, x):
+    z_mean, z_log_var = (np.asarray(a, dtype=np.float64) for a in encoder.predict(x, verbose=0))
+    return np.sum(-0.5 * (1.0 + z_log_var - z_mean**2 - np.exp(z_log_var)), axis=0)
+""",
+            },
+            "loses": ["elbo_tests", "sample_tests", "kl_tests"],
+            "keeps": [],
+        },
+        "summed_over_the_batch": {
+            "why": "loss summed over the batch instead of averaged",
+            "replace": {
+                "elbo_solution": """
+def negative_elbo(x, reconstruction, z_mean, z_log_var):
+    batch = ops.shape(x)[0]
+    x = ops.reshape(ops.cast(x, "float32"), (batch, -1))
+    r = ops.clip(ops.reshape(reconstruction, (batch, -1)), 1e-7, 1.0 - 1e-7)
+    reconstruction_term = -ops.sum(x * ops.log(r) + (1.0 - x) * ops.log(1.0 - r), axis=1)
+    kl = -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+    return ops.sum(reconstruction_term + kl)
+""",
+            },
+            "loses": ["elbo_tests"],
+            "keeps": ["sample_tests", "kl_tests"],
+        },
+    },
     "03_denoising": {
         "unclipped_noise_and_clean_evaluation": {
             "why": "noise not clipped; denoiser evaluated on clean inputs",
