@@ -15,7 +15,43 @@ import numpy as np
 from . import metrics, plots
 
 
-class CorruptionExplorer:
+def _middle_slider(options, description: str):
+    import ipywidgets as w
+
+    options = list(options)
+    return w.SelectionSlider(
+        options=options,
+        value=options[len(options) // 2],
+        description=description,
+        continuous_update=False,
+    )
+
+
+class _Explorer:
+    """Controls above a figure; every change of a control redraws the figure."""
+
+    def _start(self, header, controls) -> None:
+        import ipywidgets as w
+
+        self.output = w.Output()
+        self.widget = w.VBox([header, self.output])
+        for control in controls:
+            control.observe(lambda change: self._redraw(), names="value")
+        self._redraw()
+
+    def _show(self, draw_figure: Callable[[], object]) -> None:
+        with self.output:
+            self.output.clear_output(wait=True)
+            draw_figure()
+            plt.show()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class CorruptionExplorer(_Explorer):
     """A slider over a corruption level showing corrupted / restored / clean images.
 
     ``corrupt(x, level)`` makes the corrupted batch; ``model.predict`` restores it. The
@@ -32,23 +68,16 @@ class CorruptionExplorer:
         description: str = "noise std",
         n: int = 8,
     ):
-        import ipywidgets as w
-
         if len(levels) == 0:
             raise ValueError("levels is empty: give the corruption levels to offer.")
         self.model = model
         self.x_clean = np.asarray(x_clean)[:n]
         self.corrupt = corrupt
         self.last: dict = {}
-        self.slider = w.SelectionSlider(
-            options=list(levels),
-            value=list(levels)[len(levels) // 2],
-            description=description,
-            continuous_update=False,
-        )
-        self.output = w.Output()
-        self.widget = w.VBox([self.slider, self.output])
-        self.slider.observe(lambda change: self.draw(change["new"]), names="value")
+        self.slider = _middle_slider(levels, description)
+        self._start(self.slider, [self.slider])
+
+    def _redraw(self) -> None:
         self.draw(self.slider.value)
 
     def draw(self, level) -> None:
@@ -59,24 +88,18 @@ class CorruptionExplorer:
             "psnr_corrupted": metrics.psnr(self.x_clean, corrupted),
             "psnr_restored": metrics.psnr(self.x_clean, restored),
         }
-        with self.output:
-            self.output.clear_output(wait=True)
-            plots.image_rows(
+        self._show(
+            lambda: plots.image_rows(
                 {
                     f"input\n{self.last['psnr_corrupted']:.1f} dB": corrupted,
                     f"output\n{self.last['psnr_restored']:.1f} dB": restored,
                     "clean": self.x_clean,
                 }
             )
-            plt.show()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        )
 
 
-class ReconstructionExplorer:
+class ReconstructionExplorer(_Explorer):
     """A slider over trained models (for example one per code size) on the same images.
 
     ``models`` maps a label (such as the code size) to a model; moving the slider runs
@@ -85,8 +108,6 @@ class ReconstructionExplorer:
     """
 
     def __init__(self, models: dict, x, description: str = "code size", n: int = 8):
-        import ipywidgets as w
-
         if not models:
             raise ValueError(
                 "models is empty: pass a dict such as {32: model_32, 128: model_128}."
@@ -94,38 +115,26 @@ class ReconstructionExplorer:
         self.models = dict(models)
         self.x = np.asarray(x)[:n]
         self.last: dict = {}
-        labels = list(self.models)
-        self.slider = w.SelectionSlider(
-            options=labels,
-            value=labels[len(labels) // 2],
-            description=description,
-            continuous_update=False,
-        )
-        self.output = w.Output()
-        self.widget = w.VBox([self.slider, self.output])
-        self.slider.observe(lambda change: self.draw(change["new"]), names="value")
+        self.slider = _middle_slider(self.models, description)
+        self._start(self.slider, [self.slider])
+
+    def _redraw(self) -> None:
         self.draw(self.slider.value)
 
     def draw(self, label) -> None:
         reconstructed = self.models[label].predict(self.x, verbose=0)
         self.last = {"label": label, "mse": metrics.mse(self.x, reconstructed)}
-        with self.output:
-            self.output.clear_output(wait=True)
-            plots.image_rows(
+        self._show(
+            lambda: plots.image_rows(
                 {
                     "original": self.x,
                     f"{label}\nMSE {self.last['mse']:.4f}": reconstructed,
                 }
             )
-            plt.show()
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        )
 
 
-class LatentExplorer:
+class LatentExplorer(_Explorer):
     """Two sliders over a 2-D code, decoding the point live next to the codes' map.
 
     ``decoder`` maps codes shaped (N, 2) to images; ``codes`` and ``labels`` (for
@@ -163,10 +172,9 @@ class LatentExplorer:
             )
             for i in range(2)
         ]
-        self.output = w.Output()
-        self.widget = w.VBox([w.HBox(self.sliders), self.output])
-        for slider in self.sliders:
-            slider.observe(lambda change: self.draw(), names="value")
+        self._start(w.HBox(self.sliders), self.sliders)
+
+    def _redraw(self) -> None:
         self.draw()
 
     def draw(self) -> None:
@@ -174,22 +182,18 @@ class LatentExplorer:
         image = np.asarray(self.decoder.predict(point, verbose=0))[0]
         distance = float(np.min(np.linalg.norm(self.codes - point, axis=1)))
         self.last = {"point": point[0].tolist(), "nearest_code_distance": distance}
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.6))
-            left.scatter(
-                self.codes[:, 0], self.codes[:, 1], c=self.labels, cmap="tab10", s=3
-            )
-            left.scatter(*point[0], marker="x", s=120, c="black")
-            left.set_title("codes of the test images")
-            right.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
-            right.set_title(f"decoded; nearest code {distance:.2f} away")
-            right.set_xticks([])
-            right.set_yticks([])
-            fig.tight_layout()
-            plt.show()
+        self._show(lambda: self._figure(point[0], image, distance))
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+    def _figure(self, point, image, distance):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.6))
+        left.scatter(
+            self.codes[:, 0], self.codes[:, 1], c=self.labels, cmap="tab10", s=3
+        )
+        left.scatter(*point, marker="x", s=120, c="black")
+        left.set_title("codes of the test images")
+        right.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+        right.set_title(f"decoded; nearest code {distance:.2f} away")
+        right.set_xticks([])
+        right.set_yticks([])
+        fig.tight_layout()
+        return fig
