@@ -14,12 +14,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab test release autograde feedback grades full-run help
+.PHONY: lab test release check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
 	@echo "make test        run every test (fast mode)"
 	@echo "make release     regenerate course/ from solutions/ (instructors)"
+	@echo "make check       report broken submissions before grading (instructors)"
 	@echo "make autograde   grade submitted/<student>/<assignment>/ (instructors)"
 	@echo "make feedback    write feedback/ for autograded submissions"
 	@echo "make grades      export grades.csv from the gradebook"
@@ -48,8 +49,14 @@ release: $(STAMP)
 		$(BIN)/nbgrader generate_assignment --force "$$a" || exit 1; \
 	done
 
-# Grading runs in fast mode: small data, few epochs, the same tests.
+# Reads submitted/ and course/ only: stripped metadata, deleted test cells, bad files.
+check: $(STAMP)
+	$(BIN)/python -m autoencoder_lib.submissions submitted course
+
+# Grading runs in fast mode: small data, few epochs, the same tests. The check runs
+# first and reports, but does not stop the others from being graded.
 autograde: $(STAMP)
+	-$(BIN)/python -m autoencoder_lib.submissions submitted course
 	@for a in $(ASSIGNMENTS); do \
 		if ls submitted/*/"$$a" >/dev/null 2>&1; then \
 			AUTOENCODER_FAST=1 $(BIN)/nbgrader autograde "$$a" || exit 1; \
