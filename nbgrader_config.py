@@ -25,3 +25,31 @@ c.IgnorePattern.pattern = (
     r"(?m)^(WARNING: All log messages before absl::InitializeLog\(\)"
     r"|[IWE]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w./-]+:\d+\])"
 )
+
+# Feedback goes back to students, and nbgrader's default feedback shows the hidden tests
+# (their source, and the lines of their tracebacks). Remove both: students see each test
+# cell's visible part and the failing check's message, never the hidden checks.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+from traitlets import Bool  # noqa: E402
+
+
+class ShortTestErrors(Preprocessor):
+    """In graded test cells, keep only the last line of an error: its type and message."""
+
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
+        return cell, resources
+
+
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    ShortTestErrors,
+    CSSHTMLHeaderPreprocessor,
+]

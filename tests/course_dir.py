@@ -85,6 +85,9 @@ class Course:
     def autograde(self, assignment: str) -> None:
         self.nbgrader("autograde", "--force", assignment)
 
+    def feedback(self, assignment: str) -> None:
+        self.nbgrader("generate_feedback", "--force", assignment)
+
     def scores(self, assignment: str, notebook_id: str) -> dict[str, dict[str, dict]]:
         """student -> grade_id -> {auto, manual_needed, max} from the gradebook."""
         from nbgrader.api import Gradebook

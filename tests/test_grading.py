@@ -7,12 +7,14 @@ through nbgrader's own command line with the repository's nbgrader_config.py.
 """
 
 import hashlib
+import html
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from course_dir import Course, assignments, grade_cells, notebooks
+from course_dir import RELEASE, Course, assignments, grade_cells, notebooks
 from wrong_answers import WRONG_ANSWERS
 
 NOISE_PROBE = "zz_noise_probe"
@@ -95,6 +97,7 @@ def _grade(root, assignment):
             )
             submitted[path] = _sha(path)
     course.autograde(assignment)
+    course.feedback(assignment)
     return course, submitted
 
 
@@ -218,3 +221,42 @@ def test_submissions_are_never_modified(graded_course):
     _, submitted = graded_course
     for path, digest in submitted.items():
         assert _sha(path) == digest, f"grading modified the student's file {path}"
+
+
+def _hidden_lines(assignment):
+    """Lines of the hidden tests that appear nowhere in the student release."""
+    (source_path,) = notebooks(assignment)
+    release = nbformat.read(RELEASE / assignment / source_path.name, as_version=4)
+    visible = "\n".join(cell.source for cell in release.cells)
+    lines = set()
+    for cell in nbformat.read(source_path, as_version=4).cells:
+        pattern = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+        for block in re.findall(pattern, cell.source, re.S):
+            lines.update(
+                line.strip()
+                for line in block.splitlines()
+                if len(line.strip()) > 15 and line.strip() not in visible
+            )
+    return source_path.stem, lines
+
+
+def _leaks(text, lines):
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return sorted(line for line in lines if line in plain)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignments())
+def test_feedback_does_not_show_hidden_tests(graded_course, assignment):
+    courses, _ = graded_course
+    root = courses[assignment].root
+    stem, lines = _hidden_lines(assignment)
+    assert lines, "no hidden test lines found to look for"
+    # The detector works: the autograded notebook itself holds the hidden tests.
+    autograded = root / "autograded" / "solution" / assignment / f"{stem}.ipynb"
+    assert _leaks(nbformat.writes(nbformat.read(autograded, as_version=4)), lines)
+    students = ["solution", "blank", *WRONG_ANSWERS.get(assignment, {})]
+    for student in students:
+        page = root / "feedback" / student / assignment / f"{stem}.html"
+        leaked = _leaks(page.read_text(), lines)
+        assert not leaked, f"{student}'s feedback shows hidden test lines: {leaked[:3]}"
