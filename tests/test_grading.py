@@ -224,13 +224,23 @@ def test_submissions_are_never_modified(graded_course):
 
 
 def _hidden_lines(assignment):
-    """Lines of the hidden tests that appear nowhere in the student release."""
+    """Lines of the hidden tests that appear nowhere else: not in the release, nor in
+    the answers (solutions, wrong-answer fixtures) a student's feedback shows."""
     (source_path,) = notebooks(assignment)
+    pattern = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+    source = nbformat.read(source_path, as_version=4)
     release = nbformat.read(RELEASE / assignment / source_path.name, as_version=4)
-    visible = "\n".join(cell.source for cell in release.cells)
+    visible = "\n".join(
+        [cell.source for cell in release.cells]
+        + [re.sub(pattern, "", cell.source, flags=re.S) for cell in source.cells]
+        + [
+            code
+            for wrong in WRONG_ANSWERS.get(assignment, {}).values()
+            for code in wrong["replace"].values()
+        ]
+    )
     lines = set()
-    for cell in nbformat.read(source_path, as_version=4).cells:
-        pattern = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+    for cell in source.cells:
         for block in re.findall(pattern, cell.source, re.S):
             lines.update(
                 line.strip()
