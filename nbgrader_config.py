@@ -11,11 +11,32 @@ c.CourseDirectory.course_id = "autoencoder-course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "course"
 
-# Training cells take longer than nbgrader's 30 s default. Grading runs in fast mode
-# (AUTOENCODER_FAST=1, set by `make autograde`), where the longest cell takes well
-# under a minute on 2 CPU cores; 600 s leaves room for slow machines.
-c.Execute.timeout = 600
+import os  # noqa: E402
+
+# Limits for the kernels that grade submissions, so that one student's notebook cannot
+# stall or sink the class (README, "Grading"). Grading runs in fast mode
+# (AUTOENCODER_FAST=1, set by `make autograde`), where the longest cell takes under a
+# minute on 2 CPU cores.
+# - Time: a cell still running after CELL_TIMEOUT_S is interrupted; it fails, the next
+#   cells run, and the student keeps the marks of the other exercises.
+# - Memory: each grading kernel may allocate KERNEL_MEMORY_GB (RLIMIT_DATA, Linux);
+#   beyond that the allocation raises MemoryError in that cell, instead of the machine
+#   swapping or the kernel being killed.
+# - Output: stored outputs are cut to OUTPUT_LIMIT_BYTES per cell (nbgrader's own
+#   limit counts lines, so one 20 MB line would pass).
+CELL_TIMEOUT_S = int(os.environ.get("AUTOENCODER_CELL_TIMEOUT", "300"))
+KERNEL_MEMORY_GB = float(os.environ.get("AUTOENCODER_KERNEL_MEMORY_GB", "4"))
+OUTPUT_LIMIT_BYTES = 100_000
+
+c.Execute.timeout = CELL_TIMEOUT_S
+c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
+_memory = int(KERNEL_MEMORY_GB * 2**30)
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    "--IPKernelApp.exec_lines=import autoencoder_lib.kernel_limits as limits; "
+    f"limits.apply(memory_bytes={_memory})",
+]
 
 # nbgrader scores a test cell zero when it printed anything on stderr. The notebooks'
 # setup cell silences TensorFlow's C++ start-up lines; this drops any that still
@@ -29,9 +50,60 @@ c.IgnorePattern.pattern = (
 # Feedback goes back to students, and nbgrader's default feedback shows the hidden tests
 # (their source, and the lines of their tracebacks). Remove both: students see each test
 # cell's visible part and the failing check's message, never the hidden checks.
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor  # noqa: E402
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+from nbconvert.preprocessors import (  # noqa: E402
+    ClearMetadataPreprocessor,
+    CSSHTMLHeaderPreprocessor,
+    Preprocessor,
+)
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    Execute,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 from traitlets import Bool  # noqa: E402
+
+
+class ClipLongOutputs(Preprocessor):
+    """Cut each cell's stored text output to OUTPUT_LIMIT_BYTES, saying so."""
+
+    enabled = Bool(True)
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = _clip(output["text"])
+            for key, value in output.get("data", {}).items():
+                if key.startswith("text/") and isinstance(value, str):
+                    output["data"][key] = _clip(value)
+        return cell, resources
+
+
+def _clip(text: str) -> str:
+    if len(text) <= OUTPUT_LIMIT_BYTES:
+        return text
+    return (
+        text[:OUTPUT_LIMIT_BYTES]
+        + f"\n... output cut by the grader: {len(text):,} characters, "
+        f"{OUTPUT_LIMIT_BYTES:,} kept ...\n"
+    )
+
+
+# nbgrader's default autograde steps, with the output clip after its line limit.
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    ClipLongOutputs,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 
 class ShortTestErrors(Preprocessor):

@@ -89,7 +89,12 @@ def _upsample_to_image(h, filters, activation, channels, output_activation):
             name=f"dec_deconv_{i}",
         )(h)
     return keras.layers.Conv2D(
-        channels, 3, padding="same", activation=output_activation, name="reconstruction"
+        channels,
+        3,
+        padding="same",
+        activation=output_activation,
+        name="reconstruction",
+        dtype="float32",  # stays float32 under a mixed-precision policy
     )(h)
 
 
@@ -132,9 +137,10 @@ def dense_autoencoder(
     for i, units in enumerate(reversed(hidden_units)):
         h = keras.layers.Dense(units, activation=activation, name=f"dec_dense_{i}")(h)
     h = keras.layers.Dense(
-        math.prod(shape), activation=output_activation, name="pixels"
+        math.prod(shape), activation=output_activation, name="pixels", dtype="float32"
     )(h)
-    outputs = keras.layers.Reshape(shape, name="reconstruction")(h)
+    # float32 output under a mixed-precision policy; the Reshape would cast back.
+    outputs = keras.layers.Reshape(shape, name="reconstruction", dtype="float32")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
 

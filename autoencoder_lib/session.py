@@ -55,7 +55,8 @@ def start_backend() -> str:
 
 
 def start(seed: int | None = 0, *, report: bool = True) -> None:
-    """Start the backend quietly, seed Python, NumPy and Keras, and print the report.
+    """Start the backend quietly, seed Python, NumPy and Keras, pick the device's
+    training settings (:func:`training.configure`) and print the report.
 
     ``seed=None`` leaves the random generators alone.
     """
@@ -66,6 +67,8 @@ def start(seed: int | None = 0, *, report: bool = True) -> None:
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    # Precision and distribution apply to layers built from now on.
+    training.configure()
     if report:
         print(training.device_report())
         print(config.describe())

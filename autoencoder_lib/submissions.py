@@ -25,6 +25,9 @@ class Problem:
     notebook: str
     message: str
     blocking: bool  # True: grading would give a wrong result or fail
+    # True: nbgrader cannot grade the file at all (not a notebook, metadata stripped);
+    # `make autograde` leaves such a student out and says why.
+    unreadable: bool = False
 
     def __str__(self) -> str:
         kind = "CANNOT GRADE" if self.blocking else "note"
@@ -65,14 +68,16 @@ def check_notebook(path: Path, release: Path, student: str, assignment: str):
     """The problems of one submitted notebook against its release."""
     name = path.name
 
-    def problem(message, blocking=True):
-        return Problem(student, assignment, name, message, blocking)
+    def problem(message, blocking=True, unreadable=False):
+        return Problem(student, assignment, name, message, blocking, unreadable)
 
     nb, error = _read(path)
     if error:
-        return [problem(error)]
+        return [problem(error, unreadable=True)]
     if not release.is_file():
-        return [problem(f"has no counterpart in the release ({release}).")]
+        return [
+            problem(f"has no counterpart in the release ({release}).", unreadable=True)
+        ]
     expected = _nbgrader_cells(json.loads(release.read_text(encoding="utf-8")))
     found = _nbgrader_cells(nb)
     if expected and not found:
@@ -80,7 +85,8 @@ def check_notebook(path: Path, release: Path, student: str, assignment: str):
             problem(
                 "its nbgrader cell metadata is gone (Colab and some editors strip it); "
                 "nbgrader would score it 0. Copy the answers into a fresh copy of the "
-                "release notebook, or open it in JupyterLab from the release and save."
+                "release notebook, or open it in JupyterLab from the release and save.",
+                unreadable=True,
             )
         ]
     problems = []
@@ -124,7 +130,14 @@ def check(submitted: Path, release_dir: Path) -> list[Problem]:
         notebooks = sorted(folder.glob("*.ipynb"))
         if not notebooks:
             problems.append(
-                Problem(student, assignment, "-", "no .ipynb file was submitted.", True)
+                Problem(
+                    student,
+                    assignment,
+                    "-",
+                    "no .ipynb file was submitted.",
+                    True,
+                    True,
+                )
             )
         for path in notebooks:
             release = release_dir / assignment / path.name

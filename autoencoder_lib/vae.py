@@ -23,6 +23,10 @@ def negative_elbo(x, reconstruction, z_mean, z_log_var):
     rescales one term against the other (a classic cause of blurry samples or of a
     collapsed latent space).
     """
+    # NumPy arguments become backend tensors: PyTorch cannot subtract a tensor from an
+    # array.
+    z_mean = ops.convert_to_tensor(z_mean, "float32")
+    z_log_var = ops.convert_to_tensor(z_log_var, "float32")
     batch = ops.shape(x)[0]
     x = ops.reshape(ops.cast(x, "float32"), (batch, -1))
     r = ops.clip(ops.reshape(reconstruction, (batch, -1)), 1e-7, 1.0 - 1e-7)
@@ -81,16 +85,21 @@ def build(
     h = keras.layers.Flatten()(inputs)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation="relu", name=f"enc_dense_{i}")(h)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(h)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(h)
+    # Code statistics and output stay float32 under a mixed-precision policy: the
+    # loss exponentiates the log-variance and takes logs of the output.
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean", dtype="float32")(h)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var", dtype="float32")(h)
     encoder = keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
     codes = keras.Input(shape=(latent_dim,), name="code")
     h = codes
     for i, units in enumerate(reversed(hidden_units)):
         h = keras.layers.Dense(units, activation="relu", name=f"dec_dense_{i}")(h)
-    h = keras.layers.Dense(math.prod(image_shape), activation="sigmoid")(h)
-    decoder = keras.Model(codes, keras.layers.Reshape(image_shape)(h), name="decoder")
+    h = keras.layers.Dense(
+        math.prod(image_shape), activation="sigmoid", dtype="float32"
+    )(h)
+    outputs = keras.layers.Reshape(image_shape, dtype="float32")(h)
+    decoder = keras.Model(codes, outputs, name="decoder")
     return VAE(encoder, decoder, seed=seed)
 
 

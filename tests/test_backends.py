@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 SCRIPT = r"""
 import keras
 import numpy as np
@@ -37,27 +39,97 @@ model.compile(optimizer=keras.optimizers.Adam(1e-3))
 losses = model.fit(binary, binary, epochs=5, batch_size=32, verbose=0).history["loss"]
 assert losses[-1] < losses[0], losses
 assert np.isfinite(vae.test_negative_elbo(model, binary[:64]))
+
+# Mixed precision as chosen for a GPU, forced here on the CPU.
+training.configure(training.settings_for_device(mixed_precision="mixed_bfloat16"))
+model = models.conv_denoiser(filters=(8, 8))
+model.compile(optimizer="adam", loss="mse")
+assert model.encoder.get_layer("enc_conv_0").compute_dtype == "bfloat16"
+history = training.fit(model, x, epochs=2, verbose=False, patience=None)
+assert np.all(np.isfinite(history.history["loss"])), history.history
+assert keras.backend.standardize_dtype(model(x[:2]).dtype) == "float32"
+training.configure(training.settings_for_device(mixed_precision=None))
 print("OK", keras.backend.backend(), round(losses[0], 1), round(losses[-1], 1))
 """
 
+# Data-parallel training over two devices, made from the CPU: the engine a machine with
+# several GPUs gets (MirroredStrategy on TensorFlow, DataParallel on JAX).
+DATA_PARALLEL_SCRIPT = r"""
+import keras
+import numpy as np
 
-@pytest.mark.parametrize(
-    "backend, module",
-    [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")],
-)
-def test_models_training_and_vae_on_backend(backend, module):
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+
+from autoencoder_lib import models, training
+
+training.configure(training.settings_for_device(data_parallel=True))
+assert training.replicas() == 2, training.replicas()
+x = np.random.default_rng(0).random((256, 28, 28, 1)).astype("float32")
+model = models.conv_denoiser(filters=(8, 8))
+model.compile(optimizer="adam", loss="mse")
+history = training.fit(model, x, epochs=3, batch_size=64, verbose=False, patience=None)
+losses = history.history["loss"]
+assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+print("OK", keras.backend.backend(), training.replicas())
+"""
+
+# The library's own unit tests that touch Keras, run again on the other backends.
+UNIT_TESTS = [
+    "tests/test_models.py",
+    "tests/test_training.py",
+    "tests/test_vae.py",
+    "tests/test_widgets.py",
+    "tests/test_plots.py",
+]
+
+
+BACKENDS = [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
+
+
+def _run(backend, module, args, **env):
     if importlib.util.find_spec(module) is None:
         pytest.skip(
             f"{module} is not installed; `make test` installs it (or pip install "
             f"{module}) to test the {backend} backend"
         )
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=env,
+    return subprocess.run(
+        [sys.executable, *args],
+        env=dict(os.environ, KERAS_BACKEND=backend, **env),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
+        cwd=ROOT,
     )
+
+
+@pytest.mark.parametrize("backend, module", BACKENDS)
+def test_models_training_and_vae_on_backend(backend, module):
+    result = _run(backend, module, ["-c", SCRIPT])
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"OK {backend}" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("backend, module", BACKENDS[:2])
+def test_data_parallel_training_on_backend(backend, module):
+    result = _run(
+        backend,
+        module,
+        ["-c", DATA_PARALLEL_SCRIPT],
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"OK {backend} 2" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("backend, module", BACKENDS[1:])
+def test_library_unit_tests_pass_on_backend(backend, module):
+    # TensorFlow runs them in the main session already.
+    result = _run(backend, module, ["-m", "pytest", "-q", "-x", *UNIT_TESTS])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout

@@ -1,10 +1,13 @@
 import io
 import re
+import sys
+import types
 
 import keras
+import numpy as np
 import pytest
 
-from autoencoder_lib import models, training
+from autoencoder_lib import models, training, vae
 
 
 def _compiled(latent_dim=8):
@@ -61,17 +64,204 @@ def test_bad_validation_split(mnist_small):
         training.fit(_compiled(), x_train, epochs=1, validation_split=1.5)
 
 
-def test_device_report_is_one_informative_line():
-    report = training.device_report()
-    assert "\n" not in report
-    assert re.search(r"Keras 3\.\d+", report)
-    assert f"backend {keras.backend.backend()}" in report
-    assert re.search(r"device (CPU|GPU|TPU)", report)
+def test_device_report_says_what_was_chosen_and_why():
+    first, *reasons = training.device_report().splitlines()
+    assert re.search(r"Keras 3\.\d+", first)
+    assert f"backend {keras.backend.backend()}" in first
+    assert re.search(r"device (CPU|GPU|TPU)", first)
+    text = "\n".join(reasons)
+    for choice in ("batch size", "steps per execution", "float32"):
+        assert choice in text, text
+
+
+CPU = training.DeviceInfo("CPU", "test", 1)
+T4 = training.DeviceInfo("GPU", "Tesla T4", 1, (7, 5))
+H100 = training.DeviceInfo("GPU", "NVIDIA H100", 1, (9, 0))
 
 
 def test_cpu_settings():
-    settings = training.settings_for_device(training.DeviceInfo("CPU", "test", 1))
-    assert settings.batch_size == 128 and "CPU" in settings.reason
+    settings = training.settings_for_device(CPU, "tensorflow")
+    assert settings.batch_size == 128
+    assert settings.steps_per_execution == 1
+    assert settings.mixed_precision is None and not settings.data_parallel
+    assert settings.learning_rate_scale == 1.0
+    assert "CPU" in settings.reason
+
+
+@pytest.mark.parametrize(
+    "device, backend, policy, steps",
+    [
+        (T4, "tensorflow", "mixed_float16", 16),
+        (H100, "jax", "mixed_bfloat16", 16),
+        (H100, "torch", "mixed_bfloat16", 1),  # no steps_per_execution on PyTorch
+        (training.DeviceInfo("TPU", "TPU", 8), "tensorflow", "mixed_bfloat16", 16),
+        (training.DeviceInfo("GPU", "old", 1, (6, 1)), "jax", None, 16),
+    ],
+)
+def test_accelerator_settings(device, backend, policy, steps):
+    settings = training.settings_for_device(device, backend)
+    # float32 unless asked: students' own output layers would return low precision.
+    assert settings.mixed_precision is None
+    if policy:
+        assert policy in settings.reason and "mixed_precision='auto'" in settings.reason
+    auto = training.settings_for_device(device, backend, mixed_precision="auto")
+    assert auto.mixed_precision == policy
+    assert settings.steps_per_execution == steps
+    assert settings.batch_size == 1024
+    # Eight times fewer steps per epoch: the square-root rule scales Adam's step.
+    assert settings.learning_rate_scale == pytest.approx(8**0.5, rel=1e-3)
+    assert len(settings.reasons) >= 4
+
+
+def test_capability_from_gpu_names():
+    assert training._capability_from_name("Tesla T4") == (7, 5)
+    assert training._capability_from_name("NVIDIA A100-SXM4-40GB") == (8, 0)
+    assert training._capability_from_name("NVIDIA H200") == (9, 0)
+    assert training._capability_from_name("Some GPU") is None
+
+
+def test_several_gpus_use_an_existing_data_parallel_engine():
+    two = training.DeviceInfo("GPU", "NVIDIA A100", 2, (8, 0))
+    assert training.settings_for_device(two, "tensorflow").data_parallel
+    assert training.settings_for_device(two, "jax").data_parallel
+    torch_settings = training.settings_for_device(two, "torch")
+    assert not torch_settings.data_parallel
+    assert "PyTorch" in torch_settings.reason
+
+
+def test_every_choice_can_be_overridden():
+    settings = training.settings_for_device(
+        H100,
+        "jax",
+        batch_size=256,
+        steps_per_execution=2,
+        mixed_precision=None,
+        data_parallel=False,
+    )
+    assert (settings.batch_size, settings.steps_per_execution) == (256, 2)
+    assert settings.mixed_precision is None
+    # A batch size the student chose keeps the student's learning rate.
+    assert settings.learning_rate_scale == 1.0
+    assert settings.reason.count("your choice") == 4
+
+
+def test_colab_without_gpu_says_how_to_switch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(training, "detect_device", lambda: CPU)
+    report = training.device_report()
+    assert training.COLAB_NO_GPU in report
+    assert "Change runtime type" in report
+    monkeypatch.delitem(sys.modules, "google.colab")
+    assert training.COLAB_NO_GPU not in training.device_report()
+
+
+def test_library_models_keep_float32_outputs_under_mixed_precision():
+    try:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        dense = models.dense_autoencoder(latent_dim=4, hidden_units=(16,))
+        conv = models.conv_denoiser(filters=(4, 4))
+        model = vae.build(latent_dim=2, hidden_units=(16,))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    x = np.zeros((2, 28, 28, 1), "float32")
+    assert dense.encoder.get_layer("enc_dense_0").compute_dtype == "bfloat16"
+    for m in (dense, conv, model):
+        assert keras.backend.standardize_dtype(m(x).dtype) == "float32", m.name
+    z_mean, z_log_var = model.encoder(x)
+    assert keras.backend.standardize_dtype(z_log_var.dtype) == "float32"
+
+
+def test_steps_per_execution_is_applied_unless_the_model_chose(mnist_small):
+    (x_train, _), _ = mnist_small
+    model = _compiled()
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match="needs the TensorFlow or JAX backend"):
+            training.fit(model, x_train, epochs=1, steps_per_execution=4)
+        return
+    training.fit(model, x_train, epochs=1, steps_per_execution=4, verbose=False)
+    assert model.steps_per_execution == 4
+    own = models.dense_autoencoder(latent_dim=8, hidden_units=(64,))
+    own.compile(optimizer="adam", loss="mse", steps_per_execution=3)
+    training.fit(own, x_train, epochs=1, verbose=False)
+    assert own.steps_per_execution == 3
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(mnist_small, monkeypatch, capsys):
+    (x_train, _), _ = mnist_small
+    tried = []
+    real_fit_once = training._fit_once
+
+    def fit_once(model, x, y, validation, epochs, batch_size, callbacks):
+        tried.append(batch_size)
+        if batch_size > 32:
+            raise RuntimeError(
+                "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB"
+            )
+        return real_fit_once(model, x, y, validation, epochs, batch_size, callbacks)
+
+    monkeypatch.setattr(training, "_fit_once", fit_once)
+    history = training.fit(_compiled(), x_train, epochs=1, batch_size=128)
+    assert tried == [128, 64, 32]
+    assert "loss" in history.history
+    out = capsys.readouterr().out
+    assert "Out of memory" in out and "batch size 64" in out and "batch size 32" in out
+
+
+def test_other_errors_are_not_retried(mnist_small, monkeypatch):
+    (x_train, _), _ = mnist_small
+    calls = []
+
+    def fit_once(*args):
+        calls.append(args)
+        raise ValueError("Incompatible shapes")
+
+    monkeypatch.setattr(training, "_fit_once", fit_once)
+    with pytest.raises(ValueError, match="Incompatible shapes"):
+        training.fit(_compiled(), x_train, epochs=1)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("OOM when allocating tensor with shape[1024,28,28,32]"),
+        type("ResourceExhaustedError", (Exception,), {})("no memory"),
+    ],
+)
+def test_out_of_memory_is_recognised_on_every_backend(error):
+    assert training.is_out_of_memory(error)
+    assert not training.is_out_of_memory(ValueError("memory layout is wrong"))
+
+
+class _LearningRateLog(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rate = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
+
+
+def test_learning_rate_scaled_while_training_then_restored(mnist_small, monkeypatch):
+    (x_train, _), _ = mnist_small
+    scaled = training.Settings(batch_size=256, learning_rate_scale=2.0)
+    monkeypatch.setattr(training, "_configured", scaled)
+    model, log = _compiled(), _LearningRateLog()
+    training.fit(model, x_train, epochs=1, verbose=False, callbacks=[log])
+    assert log.rate == pytest.approx(2e-3)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == (
+        pytest.approx(1e-3)
+    )
+    # The student's own batch size: their learning rate, untouched.
+    training.fit(
+        model, x_train, epochs=1, batch_size=256, verbose=False, callbacks=[log]
+    )
+    assert log.rate == pytest.approx(1e-3)
+
+
+def test_validation_split_takes_the_last_examples_as_keras_does():
+    x = np.arange(10.0)
+    (x_train, _), (x_val, _) = training._split(x, x, 0.2, None)
+    assert list(x_train) == list(range(8)) and list(x_val) == [8.0, 9.0]
 
 
 def test_progress_bar_format():

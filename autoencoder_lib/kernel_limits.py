@@ -1,0 +1,28 @@
+"""Resource limits for the kernels that grade submissions.
+
+Used by ``nbgrader_config.py``: each grading kernel runs :func:`apply` at start-up
+(``IPKernelApp.exec_lines``), so a notebook that allocates without bound gets a
+``MemoryError`` in the offending cell instead of exhausting the grading machine.
+Students never call this.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def apply(memory_bytes: int) -> bool:
+    """Cap this process's data segment (heap and anonymous maps) at ``memory_bytes``.
+
+    Returns whether the limit is in force. Only Linux enforces RLIMIT_DATA for ``mmap``;
+    elsewhere nothing changes and grading runs without a memory cap.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        memory_bytes = min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, hard))
+    return True
