@@ -14,11 +14,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab test release check autograde feedback grades full-run help
+.PHONY: lab doctor instructor-lab collect test release check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
 	@echo "make test        run every test (fast mode)"
+	@echo "make doctor      check this machine for the course, and say what to fix"
+	@echo "make instructor-lab  JupyterLab on the repository, with nbgrader's panels"
 	@echo "make release     regenerate course/ from solutions/ (instructors)"
 	@echo "make check       report broken submissions before grading (instructors)"
 	@echo "make collect     unpack LMS downloads from downloaded/ into submitted/ (ASSIGNMENT=...)"
@@ -34,8 +36,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# Students' JupyterLab: nbgrader's course, assignment-list and formgrader panels are off
+# (they need an exchange directory a student set-up does not have); Validate stays.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=course
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student $(BIN)/jupyter lab --ServerApp.root_dir=course
+
+# Is this machine ready? Versions, backend and device, data, widgets; says what to fix.
+doctor: $(STAMP)
+	$(BIN)/python -m autoencoder_lib.doctor
+
+# Instructors' JupyterLab: the repository root, with every nbgrader panel.
+instructor-lab: $(STAMP)
+	$(BIN)/jupyter lab
 
 $(BACKEND_STAMP): $(STAMP)
 	$(BIN)/python -m pip install $(BACKENDS) || \
@@ -53,6 +65,13 @@ release: $(STAMP)
 # Reads submitted/ and course/ only: stripped metadata, deleted test cells, bad files.
 check: $(STAMP)
 	$(BIN)/python -m autoencoder_lib.submissions submitted course
+
+# LMS downloads (zip files or notebooks named <student>_<anything>_<notebook>.ipynb, as
+# Canvas and Moodle name them) in downloaded/<assignment>/archive/ -> submitted/. Existing
+# submissions are never overwritten: nbgrader skips them unless told --force.
+collect: $(STAMP)
+	@test -n "$(ASSIGNMENT)" || { echo "Say which: make collect ASSIGNMENT=01_basic_autoencoder"; exit 1; }
+	$(BIN)/nbgrader zip_collect "$(ASSIGNMENT)"
 
 # Grading runs in fast mode (small data, few epochs, the same tests) under the limits of
 # nbgrader_config.py. The submissions check runs first; files nbgrader cannot grade are

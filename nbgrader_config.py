@@ -125,3 +125,68 @@ c.GenerateFeedback.preprocessors = [
     ShortTestErrors,
     CSSHTMLHeaderPreprocessor,
 ]
+
+# Colab: where students' notebooks install the course library from, and where the
+# "Open in Colab" badges point. Set it to your copy of this repository (a public git
+# URL); `make release` stamps it into every notebook of course/.
+COURSE_REPOSITORY = os.environ.get(
+    "AUTOENCODER_COURSE_REPOSITORY", "https://github.com/your-org/autoencoder-course"
+)
+
+
+class StampCourseLinks(Preprocessor):
+    """Fill {{COURSE_REPOSITORY}} and {{COLAB_URL}} in the released notebooks."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        path = f"course/{info.get('assignment')}/{info.get('notebook')}.ipynb"
+        repository = COURSE_REPOSITORY.removesuffix(".git").rstrip("/")
+        github = repository.split("github.com/", 1)
+        colab = (
+            f"https://colab.research.google.com/github/{github[1]}/blob/main/{path}"
+            if len(github) == 2
+            else "https://colab.research.google.com/"
+        )
+        for cell in nb.cells:
+            cell.source = cell.source.replace(
+                "{{COURSE_REPOSITORY}}", repository
+            ).replace("{{COLAB_URL}}", colab)
+        return nb, resources
+
+
+from nbgrader.preprocessors import (  # noqa: E402
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    SaveCells,
+)
+
+# nbgrader's default release steps, then the links.
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    ClearSolutions,
+    ClearOutput,
+    CheckCellMetadata,
+    ComputeChecksums,
+    SaveCells,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ComputeChecksums,
+    CheckCellMetadata,
+    StampCourseLinks,
+]
+
+# `make collect`: file names of LMS downloads, Canvas style
+# (<student>_[late_]<user id>_<submission id>_<notebook>.ipynb). For another LMS change
+# the pattern: student_id and file_id (the notebook's name in course/) must be named.
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?:.*/)?(?P<student_id>[^_/]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+\.ipynb)$"
+)

@@ -163,6 +163,7 @@ VARIANTS = {
     "lib, batch 512": dict(batch_size=512, learning_rate_scale=2.0),
     "lib, steps/execution 1": dict(steps_per_execution=1),
     "lib, learning rate x1": dict(learning_rate_scale=1.0),
+    "lib, batch 1024, lr x8": dict(batch_size=1024, learning_rate_scale=8.0),
 }
 
 

@@ -1,0 +1,147 @@
+"""How long does autograding a class take? Seconds per submission, per assignment.
+
+For each assignment in solutions/, makes a throwaway course, releases the assignment,
+submits N copies (solutions and blank releases alternating, the two ends of a class's
+run time: full answers train every model, blanks fail fast), and grades them with
+``python -m autoencoder_lib.grading`` exactly as ``make autograde`` does (fast mode, the
+limits of nbgrader_config.py). Assignments are graded side by side, each in its own
+course (nbgrader's gradebook serialises the students of one assignment).
+
+    python benchmarks/grading_speed.py --copies 4
+    python benchmarks/grading_speed.py --copies 2 --assignments 01_basic_autoencoder
+
+The last line printed is one JSON object, with the projection for a class of 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _solution_sources(source_nb) -> dict[str, str]:
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in source_nb.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _filled(release_nb, answers):
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
+def _env():
+    env = dict(os.environ, AUTOENCODER_FAST="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def grade_assignment(assignment: str, copies: int, workdir: Path) -> dict:
+    course = workdir / assignment
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment],
+        cwd=course, env=_env(), check=True, capture_output=True,
+    )  # fmt: skip
+    for source in sorted((course / "solutions" / assignment).glob("*.ipynb")):
+        source_nb = nbformat.read(source, as_version=4)
+        release_nb = nbformat.read(course / "course" / assignment / source.name, 4)
+        for i in range(copies):
+            answers = _solution_sources(source_nb) if i % 2 == 0 else {}
+            folder = course / "submitted" / f"student{i:03d}" / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(_filled(release_nb, answers), folder / source.name)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "autoencoder_lib.grading", assignment],
+        cwd=course, env=_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    graded = result.stdout.count(" graded ")
+    return {
+        "assignment": assignment,
+        "submissions": copies,
+        "graded": graded,
+        "seconds": round(seconds, 1),
+        "seconds_per_submission": round(seconds / copies, 1),
+        "report": result.stdout.strip().splitlines()[1:],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--copies", type=int, default=4, help="submissions per assignment"
+    )
+    parser.add_argument("--assignments", nargs="*", default=None)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="assignments graded side by side (default: one per CPU core)",
+    )
+    args = parser.parse_args()
+    assignments = args.assignments or sorted(
+        p.name
+        for p in (ROOT / "solutions").iterdir()
+        if p.is_dir() and p.name[0].isdigit()
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            results = list(
+                pool.map(
+                    lambda a: grade_assignment(a, args.copies, Path(tmp)), assignments
+                )
+            )
+        wall = time.perf_counter() - start
+
+    print(f"{'assignment':<32} {'graded':>8} {'s/submission':>13}")
+    for r in results:
+        print(
+            f"{r['assignment']:<32} {r['graded']:>4}/{r['submissions']:<3} "
+            f"{r['seconds_per_submission']:>13}"
+        )
+    per_student = sum(r["seconds_per_submission"] for r in results)
+    # Assignments run side by side, students of one assignment one after another.
+    class_of_100_s = 100 * per_student / min(args.workers, len(results))
+    print(
+        json.dumps(
+            {
+                "host": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "copies": args.copies,
+                "workers": args.workers,
+                "wall_s": round(wall, 1),
+                "seconds_per_student_all_assignments": round(per_student, 1),
+                "class_of_100_all_assignments_h": round(class_of_100_s / 3600, 2),
+                "assignments": results,
+            }
+        )
+    )
+    if any(r["graded"] != r["submissions"] for r in results):
+        sys.exit("some submissions were not graded: see the reports above")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The instructor's commands around grading, and the student's JupyterLab set-up."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+from course_dir import ROOT, Course
+from test_hostile_submissions import ASSIGNMENT, _answered, _source_notebook
+
+STUDENT_LAB = ROOT / "jupyter-student"
+NBGRADER_PANELS = [
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+]
+
+
+def _zip_collect(course):
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", "zip_collect", ASSIGNMENT],
+        cwd=course.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_collect_unpacks_lms_downloads_and_never_overwrites(tmp_path):
+    course = Course(tmp_path)
+    source = course.root / "solutions" / ASSIGNMENT
+    source.mkdir()
+    nbformat.write(_source_notebook(), source / "hostile.ipynb")
+    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    answer = nbformat.writes(_answered(release))
+    archive = course.root / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    # Canvas names: <student>_[late_]<user id>_<submission id>_<file name>.
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as bundle:
+        bundle.writestr("alice_1001_5001_hostile.ipynb", answer)
+        bundle.writestr("bob_late_1002_5002_hostile.ipynb", answer)
+
+    result = _zip_collect(course)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for student in ("alice", "bob"):
+        collected = course.root / "submitted" / student / ASSIGNMENT / "hostile.ipynb"
+        assert collected.read_text() == answer
+
+    # A second download must not replace what was collected (and maybe graded).
+    alice = course.root / "submitted" / "alice" / ASSIGNMENT / "hostile.ipynb"
+    before = hashlib.sha256(alice.read_bytes()).hexdigest()
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as bundle:
+        bundle.writestr("alice_1001_5003_hostile.ipynb", answer.replace("2 * x", "x"))
+    result = _zip_collect(course)
+    assert result.returncode != 0
+    assert "Directory not empty" in result.stderr
+    assert hashlib.sha256(alice.read_bytes()).hexdigest() == before
+
+
+def _env_with_student_lab():
+    return dict(os.environ, JUPYTER_CONFIG_PATH=str(STUDENT_LAB))
+
+
+def test_student_lab_hides_nbgrader_panels_that_need_an_exchange():
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        env=_env_with_student_lab(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    listing = result.stdout + result.stderr
+    disabled = listing.split("Disabled extensions:")[1]
+    for panel in NBGRADER_PANELS:
+        assert panel in disabled, listing
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
+
+
+def test_student_server_runs_only_the_validate_extension(tmp_path):
+    code = (
+        "import json\n"
+        "from jupyter_server.serverapp import ServerApp\n"
+        "app = ServerApp()\n"
+        "app.initialize(argv=['--no-browser', '--port=0'])\n"
+        "print(json.dumps({k: v for k, v in app.jpserver_extensions.items() "
+        "if 'nbgrader' in k}))\n"
+    )
+    env = _env_with_student_lab()
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    enabled = json.loads(result.stdout.strip().splitlines()[-1])
+    assert enabled == {
+        "nbgrader.server_extensions.assignment_list": False,
+        "nbgrader.server_extensions.course_list": False,
+        "nbgrader.server_extensions.formgrader": False,
+        "nbgrader.server_extensions.validate_assignment": True,
+    }
+
+
+def test_make_lab_uses_the_student_set_up():
+    makefile = (ROOT / "Makefile").read_text()
+    lab_recipe = makefile.split("\nlab: ")[1].split("\n\n")[0]
+    assert "JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student" in lab_recipe
+    assert "--ServerApp.root_dir=course" in lab_recipe
