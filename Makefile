@@ -39,7 +39,8 @@ $(STAMP): pyproject.toml
 # Students' JupyterLab: nbgrader's course, assignment-list and formgrader panels are off
 # (they need an exchange directory a student set-up does not have); Validate stays.
 lab: $(STAMP)
-	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student $(BIN)/jupyter lab --ServerApp.root_dir=course
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student $(BIN)/jupyter lab --ServerApp.root_dir=course \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Is this machine ready? Versions, backend and device, data, widgets; says what to fix.
 doctor: $(STAMP)
@@ -54,7 +55,19 @@ $(BACKEND_STAMP): $(STAMP)
 		echo "Could not install $(BACKENDS): the JAX / PyTorch backend tests will be skipped."
 	touch $(BACKEND_STAMP)
 
-test: $(STAMP) $(BACKEND_STAMP)
+# Chromium for the browser test (tests/test_browser.py): Debian's package, never a
+# download at test time. Without root or sudo the test is skipped with the reason.
+BROWSER_STAMP := $(VENV)/.browser
+$(BROWSER_STAMP): $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+		  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+		    $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; }; } || \
+		echo "Could not install Chromium: the browser test will be skipped."
+	touch $(BROWSER_STAMP)
+
+test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
 release: $(STAMP)
