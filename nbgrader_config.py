@@ -24,8 +24,10 @@ import os  # noqa: E402
 #   swapping or the kernel being killed.
 # - Output: stored outputs are cut to OUTPUT_LIMIT_BYTES per cell (nbgrader's own
 #   limit counts lines, so one 20 MB line would pass).
-CELL_TIMEOUT_S = int(os.environ.get("AUTOENCODER_CELL_TIMEOUT", "300"))
-KERNEL_MEMORY_GB = float(os.environ.get("AUTOENCODER_KERNEL_MEMORY_GB", "4"))
+from autoencoder_lib import kernel_limits  # noqa: E402
+
+CELL_TIMEOUT_S = kernel_limits.cell_timeout_s()
+KERNEL_MEMORY_GB = kernel_limits.kernel_memory_gb()
 OUTPUT_LIMIT_BYTES = 100_000
 
 c.Execute.timeout = CELL_TIMEOUT_S

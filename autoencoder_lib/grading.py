@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import submissions
+from . import kernel_limits, submissions
 
 # Calls that end the kernel; a submission containing one is the likely cause of a death.
 _KERNEL_KILLERS = re.compile(
@@ -54,15 +54,16 @@ class Outcome:
 
 
 def _limits() -> str:
-    timeout = os.environ.get("AUTOENCODER_CELL_TIMEOUT", "300")
-    memory = os.environ.get("AUTOENCODER_KERNEL_MEMORY_GB", "4")
-    return f"{timeout} s per cell, {memory} GiB per kernel"
+    return (
+        f"{kernel_limits.cell_timeout_s()} s per cell, "
+        f"{kernel_limits.kernel_memory_gb():g} GiB per kernel"
+    )
 
 
 def _cell_notes(notebook: Path) -> list[str]:
     """Cells of a graded notebook that hit a limit, in plain words."""
-    timeout = os.environ.get("AUTOENCODER_CELL_TIMEOUT", "300")
-    memory = os.environ.get("AUTOENCODER_KERNEL_MEMORY_GB", "4")
+    timeout = kernel_limits.cell_timeout_s()
+    memory = f"{kernel_limits.kernel_memory_gb():g}"
     notes = []
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     for number, cell in enumerate(nb.get("cells", []), start=1):

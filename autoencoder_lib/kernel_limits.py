@@ -8,7 +8,22 @@ Students never call this.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Defaults of the grading limits; the environment variables override them.
+CELL_TIMEOUT_ENV, CELL_TIMEOUT_DEFAULT_S = "AUTOENCODER_CELL_TIMEOUT", 300
+MEMORY_ENV, MEMORY_DEFAULT_GB = "AUTOENCODER_KERNEL_MEMORY_GB", 4.0
+
+
+def cell_timeout_s() -> int:
+    """Seconds a grading cell may run before it is interrupted."""
+    return int(os.environ.get(CELL_TIMEOUT_ENV, CELL_TIMEOUT_DEFAULT_S))
+
+
+def kernel_memory_gb() -> float:
+    """GiB a grading kernel may allocate."""
+    return float(os.environ.get(MEMORY_ENV, MEMORY_DEFAULT_GB))
 
 
 def apply(memory_bytes: int) -> bool:

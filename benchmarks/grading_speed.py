@@ -30,23 +30,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _solution_sources(source_nb) -> dict[str, str]:
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: cell.source
-        for cell in source_nb.cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-def _filled(release_nb, answers):
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return nb
+sys.path.insert(0, str(ROOT / "tests"))
+from course_dir import fill, solution_answers  # noqa: E402
 
 
 def _env():
@@ -68,10 +53,10 @@ def grade_assignment(assignment: str, copies: int, workdir: Path) -> dict:
         source_nb = nbformat.read(source, as_version=4)
         release_nb = nbformat.read(course / "course" / assignment / source.name, 4)
         for i in range(copies):
-            answers = _solution_sources(source_nb) if i % 2 == 0 else {}
+            answers = solution_answers(source_nb) if i % 2 == 0 else {}
             folder = course / "submitted" / f"student{i:03d}" / assignment
             folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(_filled(release_nb, answers), folder / source.name)
+            nbformat.write(fill(release_nb, answers), folder / source.name)
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "autoencoder_lib.grading", assignment],

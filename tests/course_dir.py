@@ -43,6 +43,25 @@ def grade_cells(nb) -> dict[str, dict]:
     }
 
 
+def solution_answers(source_nb) -> dict[str, str]:
+    """grade_id -> source of every solution cell of a source notebook."""
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source_nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def fill(release_nb, answers: dict[str, str]):
+    """The release notebook with the given solution cells filled in, as a student would."""
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id].strip("\n")
+    return nb
+
+
 class Course:
     """A temporary nbgrader course folder driven through nbgrader's command line."""
 

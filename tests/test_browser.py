@@ -19,7 +19,7 @@ import urllib.request
 
 import nbformat
 import pytest
-from course_dir import RELEASE, ROOT, SOLUTIONS
+from course_dir import RELEASE, ROOT, SOLUTIONS, fill, solution_answers
 
 CHROMIUM = next(
     filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
@@ -35,17 +35,9 @@ BROKEN_WIDGET_TEXT = ("Loading widget", "Error displaying widget", "not found")
 def _answered(assignment: str):
     """The release with the solutions' answers filled in: a student who did the work."""
     name = f"{assignment}.ipynb"
+    source = nbformat.read(SOLUTIONS / assignment / name, as_version=4)
     release = nbformat.read(RELEASE / assignment / name, as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nbformat.read(SOLUTIONS / assignment / name, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for cell in release.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return release
+    return fill(release, solution_answers(source))
 
 
 def _free_port() -> int:

@@ -14,7 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from course_dir import RELEASE, Course, assignments, grade_cells, notebooks
+from course_dir import (
+    RELEASE,
+    Course,
+    assignments,
+    fill,
+    grade_cells,
+    notebooks,
+    solution_answers,
+)
 from wrong_answers import WRONG_ANSWERS
 
 NOISE_PROBE = "zz_noise_probe"
@@ -22,24 +30,6 @@ NOISE_PROBE = "zz_noise_probe"
 
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _fill(release_nb, answers: dict[str, str]):
-    """The release notebook with the given solution cells filled in, as a student would."""
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id].strip("\n")
-    return nb
-
-
-def _solution_sources(source_nb) -> dict[str, str]:
-    return {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in source_nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
 
 
 def _noise_probe_notebook():
@@ -87,13 +77,13 @@ def _grade(root, assignment):
     for source_path in notebooks(assignment, course.root / "solutions"):
         source_nb = nbformat.read(source_path, as_version=4)
         release_nb = nbformat.read(release / source_path.name, as_version=4)
-        right = _solution_sources(source_nb)
+        right = solution_answers(source_nb)
         students = {"solution": right, "blank": {}}
         for student, wrong in WRONG_ANSWERS.get(assignment, {}).items():
             students[student] = {**right, **wrong["replace"]}
         for student, answers in students.items():
             path = course.submit(
-                student, assignment, source_path.name, _fill(release_nb, answers)
+                student, assignment, source_path.name, fill(release_nb, answers)
             )
             submitted[path] = _sha(path)
     course.autograde(assignment)
