@@ -84,9 +84,8 @@ def _cell_notes(notebook: Path) -> list[str]:
 
 def _death_hint(folder: Path) -> str:
     for path in sorted(folder.glob("*.ipynb")):
-        try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        nb, error = submissions.read_notebook(path)
+        if error:
             continue
         for number, cell in enumerate(nb.get("cells", []), start=1):
             source = cell.get("source", "")
@@ -111,7 +110,7 @@ def _scores(course: Path, assignment: str) -> dict[str, tuple[float, float]]:
     return result
 
 
-def autograde(course: Path, assignment: str, extra_args=()) -> list[Outcome]:
+def autograde(course: Path, assignment: str) -> list[Outcome]:
     """Grade one assignment of the course in ``course``; one outcome per student."""
     submitted = course / "submitted"
     students = sorted(
@@ -142,7 +141,7 @@ def autograde(course: Path, assignment: str, extra_args=()) -> list[Outcome]:
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
         with open(log_path, "w", encoding="utf-8") as log:
             subprocess.run(
-                [*command, *extra_args],
+                command,
                 cwd=course,
                 env=env,
                 stdout=log,

@@ -47,7 +47,7 @@ def _nbgrader_cells(nb: dict) -> dict[str, dict]:
     return cells
 
 
-def _read(path: Path) -> tuple[dict | None, str | None]:
+def read_notebook(path: Path) -> tuple[dict | None, str | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -71,7 +71,7 @@ def check_notebook(path: Path, release: Path, student: str, assignment: str):
     def problem(message, blocking=True, unreadable=False):
         return Problem(student, assignment, name, message, blocking, unreadable)
 
-    nb, error = _read(path)
+    nb, error = read_notebook(path)
     if error:
         return [problem(error, unreadable=True)]
     if not release.is_file():

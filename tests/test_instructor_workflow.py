@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import nbformat
 from course_dir import ROOT, Course
@@ -22,16 +21,7 @@ NBGRADER_PANELS = [
 
 
 def _zip_collect(course):
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", "zip_collect", ASSIGNMENT],
-        cwd=course.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return course.nbgrader("zip_collect", ASSIGNMENT, timeout=300, check=False)
 
 
 def test_collect_unpacks_lms_downloads_and_never_overwrites(tmp_path):
