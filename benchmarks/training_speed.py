@@ -154,16 +154,17 @@ def run_library(
         f"batch {settings.batch_size}, steps/execution "
         f"{settings.steps_per_execution}, {settings.mixed_precision or 'float32'}, "
         f"lr x{settings.learning_rate_scale:g}"
+        + (f" after {settings.warm_up_epochs} epoch" if settings.warm_up_epochs else "")
     )
     return summarise(name, clock, len(x), chosen)
 
 
 VARIANTS = {
     "lib, mixed precision": dict(mixed_precision="auto"),
-    "lib, batch 512": dict(batch_size=512, learning_rate_scale=2.0),
+    "lib, batch 512": dict(batch_size=512, learning_rate_scale=4.0, warm_up_epochs=1),
     "lib, steps/execution 1": dict(steps_per_execution=1),
     "lib, learning rate x1": dict(learning_rate_scale=1.0),
-    "lib, batch 1024, lr x8": dict(batch_size=1024, learning_rate_scale=8.0),
+    "lib, square-root rule": dict(learning_rate_scale=8**0.5, warm_up_epochs=0),
 }
 
 
