@@ -56,8 +56,9 @@ class Settings:
     steps_per_execution: int = 1
     mixed_precision: str | None = None  # a Keras dtype policy name, or None
     data_parallel: bool = False
-    # Learning rate multiplier while fit trains with the batch size chosen here, after
-    # ``warm_up_epochs`` epochs at the optimizer's own rate.
+    # Learning rate multiplier while fit trains with the batch size chosen here, reached
+    # by a linear ramp from the optimizer's own rate over ``warm_up_epochs`` epochs and
+    # halved whenever the validation loss stalls (see _LearningRateScale).
     learning_rate_scale: float = 1.0
     warm_up_epochs: int = 0
     reasons: tuple[str, ...] = ()
