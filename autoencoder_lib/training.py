@@ -587,8 +587,8 @@ class _LearningRateScale(keras.callbacks.Callback):
     def __init__(self, base, scale, warm_up_epochs, steps_per_epoch):
         super().__init__()
         self.base, self.scale = base, scale
+        self.warm_up_epochs, self.steps_per_epoch = warm_up_epochs, steps_per_epoch
         self.warm_up_steps = warm_up_epochs * steps_per_epoch
-        self.steps_per_epoch = steps_per_epoch
         self.epoch = 0
 
     def _set(self, factor):
@@ -598,7 +598,7 @@ class _LearningRateScale(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        if epoch * self.steps_per_epoch >= self.warm_up_steps:
+        if epoch >= self.warm_up_epochs:
             self._set(self.scale)
 
     def on_train_batch_begin(self, batch, logs=None):

@@ -8,9 +8,13 @@ benchmark's validation target, through the library's own ``training.fit``:
 
   recipe     batch 128, the optimizer's rate (what keras.io does)
   none       batch 1,024, the optimizer's rate
-  sqrt       batch 1,024, rate x sqrt(8), from the first epoch
-  linear     batch 1,024, rate x8 after one epoch at the optimizer's rate (the default)
-  linear-x2  batch 1,024, rate x16 after one warm-up epoch (past the rule)
+  sqrt       batch 1,024, rate x sqrt(8) from the first step
+  linear     batch 1,024, rate x8, ramped up from the optimizer's rate over the first
+             epoch (the default on a GPU)
+  linear-x2  batch 1,024, rate x16, the same ramp (past the rule)
+
+Whatever the rule, fit halves the multiplier when the validation loss stalls for two
+epochs.
 
 Epoch counts depend on the arithmetic, not on the device, so a CPU can measure them
 (slowly: about 20 s an epoch on 2 cores); multiply by a GPU's seconds per epoch from
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 from autoencoder_lib import session
@@ -86,7 +91,8 @@ def run(rule, x, y, val, max_epochs):
         "rule": rule,
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in chosen.items()},
         "epochs_to_target": reached,
-        "steps_to_target": reached and reached * -(-len(x) // chosen["batch_size"]),
+        "steps_to_target": reached
+        and reached * math.ceil(len(x) / chosen["batch_size"]),
         "val_loss_per_epoch": stop.val_losses,
         "seconds": round(time.perf_counter() - start, 1),
     }

@@ -154,7 +154,7 @@ def run_library(
         f"batch {settings.batch_size}, steps/execution "
         f"{settings.steps_per_execution}, {settings.mixed_precision or 'float32'}, "
         f"lr x{settings.learning_rate_scale:g}"
-        + (f" after {settings.warm_up_epochs} epoch" if settings.warm_up_epochs else "")
+        + (f", ramp {settings.warm_up_epochs} epoch" if settings.warm_up_epochs else "")
     )
     return summarise(name, clock, len(x), chosen)
 
