@@ -46,9 +46,12 @@ lab: $(STAMP)
 doctor: $(STAMP)
 	$(BIN)/python -m autoencoder_lib.doctor
 
-# Instructors' JupyterLab: the repository root, with every nbgrader panel.
+# Instructors' JupyterLab: the repository root, with every nbgrader panel; the exchange
+# folder of nbgrader_config.py exists, and JupyterLab's news pop-up is off.
 instructor-lab: $(STAMP)
-	$(BIN)/jupyter lab
+	mkdir -p exchange
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-instructor $(BIN)/jupyter lab \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 $(BACKEND_STAMP): $(STAMP)
 	$(BIN)/python -m pip install $(BACKENDS) || \
@@ -67,7 +70,20 @@ $(BROWSER_STAMP): $(STAMP)
 		echo "Could not install Chromium: the browser test will be skipped."
 	touch $(BROWSER_STAMP)
 
-test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP)
+# bubblewrap, the sandbox every grading kernel runs in (autoencoder_lib/instructor/
+# sandbox.py): Debian's package. Without it the grading tests that need it are skipped
+# with the reason, and `make autograde` refuses unless told UNSANDBOXED=1.
+SANDBOX_STAMP := $(VENV)/.sandbox
+$(SANDBOX_STAMP): $(STAMP)
+	@command -v bwrap >/dev/null || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+		  $$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+		    $$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1; }; } || \
+		echo "Could not install bubblewrap: the sandboxed grading tests will be skipped."
+	touch $(SANDBOX_STAMP)
+
+test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
 release: $(STAMP)
@@ -77,7 +93,7 @@ release: $(STAMP)
 
 # Reads submitted/ and course/ only: stripped metadata, deleted test cells, bad files.
 check: $(STAMP)
-	$(BIN)/python -m autoencoder_lib.submissions submitted course
+	$(BIN)/python -m autoencoder_lib.instructor.submissions submitted course
 
 # LMS downloads (zip files or notebooks named <student>_<anything>_<notebook>.ipynb, as
 # Canvas and Moodle name them) in downloaded/<assignment>/archive/ -> submitted/. Existing
@@ -86,11 +102,13 @@ collect: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "Say which: make collect ASSIGNMENT=01_basic_autoencoder"; exit 1; }
 	$(BIN)/nbgrader zip_collect "$(ASSIGNMENT)"
 
-# Grading runs in fast mode (small data, few epochs, the same tests) under the limits of
-# nbgrader_config.py. The submissions check runs first; files nbgrader cannot grade are
-# left out with the reason; a table per assignment says what happened to each student.
-autograde: $(STAMP)
-	$(BIN)/python -m autoencoder_lib.grading $(ASSIGNMENT)
+# Grading runs in fast mode (small data, few epochs, the same tests), each student in
+# a private course folder and every kernel in the bubblewrap sandbox, under the limits
+# of autoencoder_lib/instructor/limits.py. The submissions check runs first; files
+# nbgrader cannot grade are left out with the reason; a table per assignment says what
+# happened to each student. UNSANDBOXED=1 grades without the sandbox, and says so.
+autograde: $(STAMP) $(SANDBOX_STAMP)
+	$(BIN)/python -m autoencoder_lib.instructor.grading $(ASSIGNMENT) $(if $(UNSANDBOXED),--unsandboxed) $(if $(WORKERS),--workers=$(WORKERS))
 
 feedback: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \

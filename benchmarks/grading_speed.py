@@ -3,14 +3,18 @@
 For each assignment in solutions/, makes a throwaway course, releases the assignment,
 submits N copies (solutions and blank releases alternating, the two ends of a class's
 run time: full answers train every model, blanks fail fast), and grades them with
-``python -m autoencoder_lib.grading`` exactly as ``make autograde`` does (fast mode, the
+``python -m autoencoder_lib.instructor.grading`` exactly as ``make autograde`` does (fast mode, the
 limits of nbgrader_config.py). Assignments are graded side by side, each in its own
 course (nbgrader's gradebook serialises the students of one assignment).
 
     python benchmarks/grading_speed.py --copies 4
     python benchmarks/grading_speed.py --copies 2 --assignments 01_basic_autoencoder
+    python benchmarks/grading_speed.py --copies 2 --sandbox-cost
 
-The last line printed is one JSON object, with the projection for a class of 100.
+``--sandbox-cost`` grades each assignment twice, one after the other on an otherwise
+idle machine: without the sandbox (``--unsandboxed``), then with it, and reports what
+the sandbox adds per student. The last line printed is one JSON object, with the
+projection for a class of 100.
 """
 
 from __future__ import annotations
@@ -30,8 +34,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from course_dir import fill, solution_answers  # noqa: E402
+from autoencoder_lib.instructor.course import fill, solution_answers  # noqa: E402
 
 
 def _env():
@@ -40,8 +43,10 @@ def _env():
     return env
 
 
-def grade_assignment(assignment: str, copies: int, workdir: Path) -> dict:
-    course = workdir / assignment
+def grade_assignment(
+    assignment: str, copies: int, workdir: Path, *extra: str, name: str = ""
+) -> dict:
+    course = workdir / (name or assignment)
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions", course / "solutions")
@@ -59,7 +64,8 @@ def grade_assignment(assignment: str, copies: int, workdir: Path) -> dict:
             nbformat.write(fill(release_nb, answers), folder / source.name)
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "autoencoder_lib.grading", assignment],
+        [sys.executable, "-m", "autoencoder_lib.instructor.grading", assignment,
+         *extra],
         cwd=course, env=_env(), capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - start
@@ -86,12 +92,20 @@ def main():
         default=os.cpu_count() or 1,
         help="assignments graded side by side (default: one per CPU core)",
     )
+    parser.add_argument(
+        "--sandbox-cost",
+        action="store_true",
+        help="grade each assignment without and with the sandbox, one at a time",
+    )
     args = parser.parse_args()
     assignments = args.assignments or sorted(
         p.name
         for p in (ROOT / "solutions").iterdir()
         if p.is_dir() and p.name[0].isdigit()
     )
+    if args.sandbox_cost:
+        sandbox_cost(assignments, args.copies)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -125,6 +139,49 @@ def main():
         )
     )
     if any(r["graded"] != r["submissions"] for r in results):
+        sys.exit("some submissions were not graded: see the reports above")
+
+
+def sandbox_cost(assignments: list[str], copies: int) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for assignment in assignments:
+            bare = grade_assignment(
+                assignment,
+                copies,
+                Path(tmp),
+                "--unsandboxed",
+                name=f"{assignment}-bare",
+            )
+            boxed = grade_assignment(assignment, copies, Path(tmp), name=assignment)
+            rows.append((assignment, bare, boxed))
+            print(
+                f"{assignment:<32} unsandboxed {bare['seconds_per_submission']:>6} s, "
+                f"sandboxed {boxed['seconds_per_submission']:>6} s per submission "
+                f"({boxed['graded']}/{copies} and {bare['graded']}/{copies} graded)",
+                flush=True,
+            )
+    bare_s = sum(r[1]["seconds"] for r in rows)
+    boxed_s = sum(r[2]["seconds"] for r in rows)
+    print(
+        json.dumps(
+            {
+                "host": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "copies": copies,
+                "unsandboxed_s_per_student": round(bare_s / copies, 1),
+                "sandboxed_s_per_student": round(boxed_s / copies, 1),
+                "sandbox_cost_percent": round(100 * (boxed_s - bare_s) / bare_s, 1),
+                "assignments": {
+                    a: {
+                        "unsandboxed_s": bare["seconds"],
+                        "sandboxed_s": boxed["seconds"],
+                    }
+                    for a, bare, boxed in rows
+                },
+            }
+        )
+    )
+    if any(r[1]["graded"] != copies or r[2]["graded"] != copies for r in rows):
         sys.exit("some submissions were not graded: see the reports above")
 
 

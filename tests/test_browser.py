@@ -19,7 +19,14 @@ import urllib.request
 
 import nbformat
 import pytest
-from course_dir import RELEASE, ROOT, SOLUTIONS, fill, solution_answers
+
+from autoencoder_lib.instructor.course import (
+    RELEASE,
+    ROOT,
+    SOLUTIONS,
+    fill,
+    solution_answers,
+)
 
 CHROMIUM = next(
     filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),

@@ -6,7 +6,8 @@ import types
 
 import nbformat
 import pytest
-from course_dir import RELEASE, Course, assignments, notebooks
+
+from autoencoder_lib.instructor.course import RELEASE, Course, assignments, notebooks
 
 
 def _setup_cell(nb):

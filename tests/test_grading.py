@@ -14,7 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from course_dir import (
+from wrong_answers import WRONG_ANSWERS
+
+from autoencoder_lib.instructor import sandbox
+from autoencoder_lib.instructor.course import (
     RELEASE,
     Course,
     assignments,
@@ -23,7 +26,6 @@ from course_dir import (
     notebooks,
     solution_answers,
 )
-from wrong_answers import WRONG_ANSWERS
 
 NOISE_PROBE = "zz_noise_probe"
 
@@ -86,7 +88,7 @@ def _grade(root, assignment):
                 student, assignment, source_path.name, fill(release_nb, answers)
             )
             submitted[path] = _sha(path)
-    course.autograde(assignment)
+    course.report = course.autograde(assignment).stdout
     course.feedback(assignment)
     return course, submitted
 
@@ -162,6 +164,20 @@ def test_wrong_answers_lose_their_marks(graded_course, assignment, student):
         assert got[cell]["auto"] == got[cell]["max"], (
             f"{wrong['why']}: {cell} lost marks {got[cell]}"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignments())
+def test_honest_answers_are_not_flagged(graded_course, assignment):
+    """The guard and the code scan see nothing in the solution, the blank release or
+    the plausible wrong answers: flags are for cheating, and the report says so."""
+    courses, _ = graded_course
+    report = courses[assignment].report
+    lines = [line for line in report.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2 + len(WRONG_ANSWERS.get(assignment, {})), report
+    assert not [line for line in lines if "FLAGGED" in line], report
+    if sandbox.unavailable() is None:
+        assert "UNSANDBOXED" not in report, "graded outside the sandbox"
 
 
 @pytest.mark.slow

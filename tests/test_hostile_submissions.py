@@ -1,9 +1,10 @@
-"""A class with hostile and broken submissions still gets graded, and nothing is lost.
+"""A class of hostile and broken submissions: grades do not move, nothing is lost.
 
-A tiny assignment (two one-line exercises, no Keras) keeps this fast; the limits and
-the report are the ones `make autograde` uses on the course's notebooks
-(`python -m autoencoder_lib.grading`, `nbgrader_config.py`). The real assignments are
-graded under the same limits in test_grading.py.
+A tiny assignment (three one-line exercises, no Keras) keeps this fast; the limits,
+the sandbox, the guard and the report are the ones `make autograde` uses on the
+course's notebooks (`python -m autoencoder_lib.instructor.grading`). Each student is
+one attack or one breakage with its expected verdict; the good students must be graded
+right, and no file outside the grading kernels' scratch space may change.
 """
 
 import copy
@@ -12,15 +13,34 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
+import time
+import uuid
+from pathlib import Path
 
 import nbformat
 import pytest
-from course_dir import Course
 from nbformat.v4 import new_code_cell, new_notebook
+
+from autoencoder_lib.instructor import sandbox
+from autoencoder_lib.instructor.course import ROOT, Course
 
 ASSIGNMENT = "zz_hostile"
 GOOD_DOUBLE = "def double(x):\n    return 2 * x"
 GOOD_SQUARE = "def square(x):\n    return x * x"
+GOOD_HALVE = "def halve(x):\n    return np.asarray(x) / 2"
+TOKEN = uuid.uuid4().hex[:12]  # names the files attacks try to plant
+HOST_PLANTS = [
+    Path("/tmp") / f"planted-{TOKEN}",
+    Path.home() / f"planted-{TOKEN}",
+    Path(sysconfig.get_paths()["purelib"]) / f"planted-{TOKEN}.pth",
+    ROOT / f"planted-{TOKEN}",
+]
+
+needs_sandbox = pytest.mark.skipif(
+    sandbox.unavailable() is not None,
+    reason=f"no sandbox here: {sandbox.unavailable()}",
+)
 
 
 def _cell(source, grade_id, *, solution=False, points=None):
@@ -64,6 +84,20 @@ def _source_notebook():
                 "test_square",
                 points=1,
             ),
+            _cell(
+                "def halve(x):\n    ### BEGIN SOLUTION\n    return np.asarray(x) / 2\n"
+                "    ### END SOLUTION",
+                "halve",
+                solution=True,
+            ),
+            _cell(
+                "result = halve(np.array([2.0, 5.0]))\n"
+                "assert np.allclose(result, [1.0, 2.5])\n### BEGIN HIDDEN TESTS\n"
+                "result = halve(np.array([-4.0]))\n"
+                "assert np.allclose(result, [-2.0])\n### END HIDDEN TESTS",
+                "test_halve",
+                points=1,
+            ),
         ]
     )
     nb.metadata["kernelspec"] = {
@@ -74,14 +108,120 @@ def _source_notebook():
     return nb
 
 
-def _answered(release, double=GOOD_DOUBLE, square=GOOD_SQUARE):
+def _answered(release, double=GOOD_DOUBLE, square=GOOD_SQUARE, halve=GOOD_HALVE):
     nb = copy.deepcopy(release)
     nb.cells[1].source = double
     nb.cells[3].source = square
+    nb.cells[5].source = halve
     return nb
 
 
-def _students(release):
+def _attacks(course_root: Path) -> dict[str, dict]:
+    """student -> the code of their `double` answer (or a whole notebook change),
+    and the verdict the grader must reach."""
+    root = str(course_root)
+    find_source = f"""
+import json, os, pathlib
+here, found = pathlib.Path.cwd(), None
+for folder in [here, *here.parents, pathlib.Path({root!r}), pathlib.Path({str(ROOT)!r})]:
+    path = folder / "solutions" / "{ASSIGNMENT}" / "hostile.ipynb"
+    if path.is_file():
+        found = path
+if found:
+    for cell in json.loads(found.read_text())["cells"]:
+        exec("".join(cell["source"]).replace("### BEGIN SOLUTION", ""))
+    print("".join(json.loads(found.read_text())["cells"][2]["source"]))
+"""
+    tamper = f"""
+import sqlite3, pathlib
+for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents, pathlib.Path({root!r})]:
+    db = folder / "gradebook.db"
+    if db.is_file():
+        con = sqlite3.connect(db)
+        con.execute("update grade set auto_score = 28, manual_score = 28")
+        con.execute("update submitted_notebook set flagged = 0")
+        con.commit()
+    for other in folder.glob("submitted/*/{ASSIGNMENT}/hostile.ipynb"):
+        other.write_text("{{}}")
+    for other in folder.glob("autograded/*/{ASSIGNMENT}/hostile.ipynb"):
+        other.write_text("{{}}")
+"""
+    plant = "\n".join(
+        f"try:\n    open({str(p)!r}, 'w').write('import os')\nexcept OSError as e:\n"
+        f"    print(type(e).__name__)"
+        for p in HOST_PLANTS + [course_root / "nbgrader_config.py"]
+    )
+    return {
+        "reads_solutions": {
+            "double": find_source,
+            "expect": ("graded  2 / 3", None),
+        },
+        "tampers_gradebook": {
+            "double": tamper + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", "FLAGGED for review"),
+        },
+        "plants_files": {
+            "double": plant + "\n" + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", None),
+        },
+        "patches_allclose": {
+            "halve": "np.allclose = lambda *a, **k: True\ndef halve(x):\n    return x",
+            "expect": ("graded  2 / 3", "numpy.allclose was replaced"),
+        },
+        "patches_during_test": {
+            "halve": "def halve(x):\n    np.allclose = lambda *a, **k: True\n"
+            "    return x",
+            "expect": ("graded  2 / 3", "during test_halve: numpy.allclose"),
+        },
+        "rebinds_np": {
+            "halve": "class Fake:\n    def __getattr__(self, name):\n"
+            "        return lambda *a, **k: True\n"
+            "np = Fake()\ndef halve(x):\n    return x",
+            "expect": ("graded  2 / 3", "no longer refers to numpy"),
+        },
+        "input_transformer": {
+            "double": "get_ipython().input_transformers_cleanup.append(\n"
+            "    lambda lines: [l.replace('assert', 'pass #') for l in lines])",
+            "expect": ("graded  2 / 3", "input_transformers_cleanup was changed"),
+        },
+        "custom_exception_handler": {
+            "double": "get_ipython().set_custom_exc((Exception,), "
+            "lambda *a, **k: None)",
+            "expect": ("graded  2 / 3", "shell.custom_exceptions was replaced"),
+        },
+        "leaks_hidden_tests": {
+            "double": "import linecache, sys\ndef double(x):\n"
+            "    caller = sys._getframe(1).f_code.co_filename\n"
+            "    print(''.join(linecache.getlines(caller)))\n    return 2 * x",
+            "expect": ("graded  3 / 3", "reads interpreter frames"),
+        },
+        "trace_function": {
+            "double": "import sys\nsys.settrace(lambda *a: None)\n" + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", "set a trace function"),
+        },
+        "leaves_process": {
+            "double": "import subprocess\nsubprocess.Popen(['sleep', '4242'], "
+            "start_new_session=True)\n" + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", None),
+        },
+        "fills_disk": {
+            "double": "try:\n    with open('big', 'wb') as f:\n"
+            "        for _ in range(3 * 1024):\n            f.write(b'x' * 2**20)\n"
+            "except OSError as error:\n    print(error)\n" + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", "filled its 64 MiB of disk"),
+        },
+        "big_images": {
+            "double": "import base64, os\nfrom IPython.display import Image, display\n"
+            "png = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
+            "DUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==')\n"
+            "for _ in range(4):\n    display(Image(data=png + os.urandom(3_000_000)))\n"
+            + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", "printed too much; its output was cut"),
+        },
+    }
+
+
+def _students(release, course_root):
     """student -> notebook (or raw text for files that are not notebooks)."""
     good = _answered(release)
     stripped = copy.deepcopy(good)
@@ -91,7 +231,28 @@ def _students(release):
     edited_test.cells[2].source = "assert True"
     points = copy.deepcopy(good)
     points.cells[2].metadata["nbgrader"]["points"] = 100
-    return {
+    duplicate = copy.deepcopy(good)
+    duplicate.cells.insert(3, copy.deepcopy(duplicate.cells[2]))
+    added = copy.deepcopy(good)
+    added.cells.append(
+        new_code_cell(
+            "assert True",
+            metadata={
+                "nbgrader": {
+                    "grade_id": "bonus",
+                    "grade": True,
+                    "solution": False,
+                    "locked": False,
+                    "points": 100,
+                    "schema_version": 3,
+                }
+            },
+        )
+    )
+    students = {
+        # Sorted first: a notebook nbgrader chokes on must not stop anyone after it.
+        "aa_duplicate_test_cell": duplicate,
+        "aa_adds_graded_cell": added,
         "good": good,
         "loops": _answered(release, double="while True:\n    pass"),
         "hogs_memory": _answered(
@@ -110,6 +271,58 @@ def _students(release):
         "not_a_notebook": "PK\x03\x04 this is a zip file, not a notebook",
         "truncated_json": json.dumps(nbformat.from_dict(good))[:400],
     }
+    for student, attack in _attacks(course_root).items():
+        answers = {k: attack[k] for k in ("double", "square", "halve") if k in attack}
+        students[student] = _answered(release, **answers)
+    return students
+
+
+EXPECTED = {
+    "aa_duplicate_test_cell": ("NOT GRADED", "'test_double' appears in 2 cells"),
+    "aa_adds_graded_cell": ("NOT GRADED", "adds a graded cell 'bonus'"),
+    "good": ("graded  3 / 3", None),
+    "loops": ("graded  2 / 3", "stopped at the 10 s time limit"),
+    "hogs_memory": ("graded  2 / 3", "hit the 1 GiB memory limit"),
+    "prints_megabytes": ("graded  3 / 3", "printed too much; its output was cut"),
+    # nbgrader puts the release's test cell and points back before grading.
+    "edits_test_cell": ("graded  2 / 3", "'test_double' was edited"),
+    "edits_points": ("graded  3 / 3", "points of 'test_double' changed"),
+    "calls_exit": (
+        "NOT GRADED",
+        "kernel died while running the notebook (cell 2 calls os._exit)",
+    ),
+    "kills_kernel": (
+        "NOT GRADED",
+        "kernel died while running the notebook (cell 2 calls os.kill)",
+    ),
+    "colab_stripped": ("NOT GRADED", "nbgrader cell metadata is gone"),
+    "not_a_notebook": ("NOT GRADED", "is not a notebook"),
+    "truncated_json": ("NOT GRADED", "truncated JSON"),
+}
+
+
+def _tree_digest(folder: Path, skip=()) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part in skip for part in p.relative_to(folder).parts)
+    }
+
+
+def _grade(course, env=None, *students):
+    env = dict(
+        os.environ if env is None else env,
+        AUTOENCODER_CELL_TIMEOUT="10",
+        AUTOENCODER_KERNEL_MEMORY_GB="1",
+        AUTOENCODER_SCRATCH_MB="64",
+    )
+    result = course.autograde(ASSIGNMENT, env=env, timeout=1200)
+    report = {
+        line.split()[0]: line
+        for line in result.stdout.splitlines()
+        if line.startswith("  ")
+    }
+    return result, report
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +332,7 @@ def hostile_class(tmp_path_factory):
     source.mkdir()
     nbformat.write(_source_notebook(), source / "hostile.ipynb")
     release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
-    hashes = {}
-    for student, content in _students(release).items():
+    for student, content in _students(release, course.root).items():
         folder = course.root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         path = folder / "hostile.ipynb"
@@ -128,76 +340,198 @@ def hostile_class(tmp_path_factory):
             path.write_text(content)
         else:
             nbformat.write(content, path)
-        hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest()
-    env = dict(
-        os.environ, AUTOENCODER_CELL_TIMEOUT="10", AUTOENCODER_KERNEL_MEMORY_GB="1"
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "autoencoder_lib.grading", ASSIGNMENT],
-        cwd=course.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    report = {
-        line.split()[0]: line
-        for line in result.stdout.splitlines()
-        if line.startswith("  ")
+    outside = {
+        "course": _tree_digest(
+            course.root, skip={"gradebook.db", "autograded", "logs", "feedback"}
+        ),
+        "library": _tree_digest(ROOT / "autoencoder_lib", skip={"__pycache__"}),
+        "site-packages": sorted(os.listdir(sysconfig.get_paths()["purelib"])),
     }
-    return course, result, report, hashes
+    result, report = _grade(course)
+    course.feedback(ASSIGNMENT)
+    return course, result, report, outside
 
 
-def test_the_class_is_graded_and_each_problem_reported(hostile_class):
+def _expected(course_root):
+    expected = dict(EXPECTED)
+    for student, attack in _attacks(course_root).items():
+        expected[student] = attack["expect"]
+    return expected
+
+
+@needs_sandbox
+def test_each_student_gets_the_expected_verdict(hostile_class):
     course, result, report, _ = hostile_class
     assert result.returncode == 1, result.stdout + result.stderr  # needs a look
-    assert set(report) == set(_students(_source_notebook()))
-    expected = {
-        "good": ("graded  2 / 2", None),
-        "loops": ("graded  1 / 2", "stopped at the 10 s time limit"),
-        "hogs_memory": ("graded  1 / 2", "hit the 1 GiB memory limit"),
-        "prints_megabytes": ("graded  2 / 2", "printed too much; its output was cut"),
-        # nbgrader puts the release's test cell and points back before grading.
-        "edits_test_cell": ("graded  1 / 2", "'test_double' was edited"),
-        "edits_points": ("graded  2 / 2", "points of 'test_double' changed"),
-        "calls_exit": (
-            "NOT GRADED",
-            "kernel died while running the notebook (cell 2 calls os._exit)",
-        ),
-        "kills_kernel": (
-            "NOT GRADED",
-            "kernel died while running the notebook (cell 2 calls os.kill)",
-        ),
-        "colab_stripped": ("NOT GRADED", "nbgrader cell metadata is gone"),
-        "not_a_notebook": ("NOT GRADED", "is not a notebook"),
-        "truncated_json": ("NOT GRADED", "truncated JSON"),
-    }
+    expected = _expected(course.root)
+    assert set(report) == set(expected), result.stdout
     for student, (status, reason) in expected.items():
         line = report[student]
         assert status in line, line
         if reason:
             assert reason in line, line
-        else:
-            assert line.split(status)[1].strip() == "", line
+    assert report["good"].split("graded  3 / 3")[1].strip() == "", report["good"]
+    assert "UNSANDBOXED" not in result.stdout
 
 
-def test_left_out_students_are_not_scored_zero_in_silence(hostile_class):
-    course, *_ = hostile_class
+@needs_sandbox
+def test_the_gradebook_holds_the_reported_scores(hostile_class):
+    course, _, report, _ = hostile_class
+    scores = course.scores(ASSIGNMENT, "hostile")
+    for student, line in report.items():
+        if "NOT GRADED" in line:
+            assert student not in scores, f"{student} was scored in silence"
+            continue
+        got = sum(g["auto"] or 0 for g in scores[student].values())
+        assert f"graded  {got:g} / 3" in line, (student, scores[student])
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
-        graded = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT)}
-    assert "good" in graded
-    assert not graded & {"colab_stripped", "not_a_notebook", "truncated_json"}
+        flagged = {
+            s.student.id
+            for s in gradebook.assignment_submissions(ASSIGNMENT)
+            if any(nb.flagged for nb in s.notebooks)
+        }
+    assert "tampers_gradebook" in flagged and "input_transformer" in flagged
+    assert "good" not in flagged
 
 
-def test_huge_output_is_cut_in_the_graded_copy(hostile_class):
+@needs_sandbox
+def test_nothing_outside_the_sandbox_changed(hostile_class):
+    course, _, _, outside = hostile_class
+    assert (
+        _tree_digest(
+            course.root, skip={"gradebook.db", "autograded", "logs", "feedback"}
+        )
+        == outside["course"]
+    ), "a file of the course (submitted/, solutions/, config) changed"
+    assert (
+        _tree_digest(ROOT / "autoencoder_lib", skip={"__pycache__"})
+        == outside["library"]
+    )
+    assert (
+        sorted(os.listdir(sysconfig.get_paths()["purelib"])) == outside["site-packages"]
+    )
+    for path in HOST_PLANTS:
+        assert not path.exists(), f"a submission wrote {path}"
+
+
+@needs_sandbox
+def test_hidden_tests_do_not_reach_the_reader(hostile_class):
     course, *_ = hostile_class
-    graded = course.root / "autograded" / "prints_megabytes" / ASSIGNMENT
-    assert (graded / "hostile.ipynb").stat().st_size < 200_000
+    graded = course.root / "autograded" / "reads_solutions" / ASSIGNMENT
+    text = (graded / "hostile.ipynb").read_text()
+    cells = json.loads(text)["cells"]
+    printed = "".join("".join(o.get("text", "")) for o in cells[1].get("outputs", []))
+    assert "double(-3)" not in printed, "the answer cell read the hidden tests"
 
 
-def test_no_submitted_file_is_modified(hostile_class):
-    *_, hashes = hostile_class
-    for path, digest in hashes.items():
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, path
+@needs_sandbox
+def test_feedback_never_quotes_the_hidden_tests(hostile_class):
+    course, *_ = hostile_class
+    autograded = course.root / "autograded" / "leaks_hidden_tests" / ASSIGNMENT
+    # The submission did print the hidden test while it ran...
+    assert "double(-3)" in (autograded / "hostile.ipynb").read_text()
+    # ...and no feedback page shows it.
+    pages = sorted((course.root / "feedback").glob(f"*/{ASSIGNMENT}/hostile.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        assert "double(-3)" not in page.read_text(), page
+
+
+@needs_sandbox
+def test_no_process_outlives_grading(hostile_class):
+    found = subprocess.run(["pgrep", "-f", "sleep 4242"], capture_output=True)
+    assert found.returncode == 1, found.stdout
+
+
+@needs_sandbox
+def test_outputs_are_capped_whatever_their_type(hostile_class):
+    course, *_ = hostile_class
+    for student in ("big_images", "prints_megabytes"):
+        graded = course.root / "autograded" / student / ASSIGNMENT / "hostile.ipynb"
+        assert graded.stat().st_size < 1_000_000, student
+
+
+@needs_sandbox
+def test_submissions_are_never_modified(hostile_class):
+    *_, outside = hostile_class
+    course = hostile_class[0]
+    now = _tree_digest(course.root / "submitted")
+    before = {
+        k.removeprefix("submitted/"): v
+        for k, v in outside["course"].items()
+        if k.startswith("submitted/")
+    }
+    assert now == before
+
+
+@pytest.fixture
+def busy_cpu():
+    """Two busy loops, one per core of the CI machine, for the length of a test."""
+    loops = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
+    ]
+    time.sleep(0.5)
+    yield
+    for loop in loops:
+        loop.kill()
+        loop.wait()
+
+
+@needs_sandbox
+def test_a_saturated_cpu_changes_no_grade(tmp_path, hostile_class, busy_cpu):
+    _, _, unloaded, _ = hostile_class
+    course = Course(tmp_path)
+    source = course.root / "solutions" / ASSIGNMENT
+    source.mkdir()
+    nbformat.write(_source_notebook(), source / "hostile.ipynb")
+    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    everyone = _students(release, course.root)
+    chosen = ["good", "edits_points", "patches_allclose", "big_images"]
+    for student in chosen:
+        course.submit(student, ASSIGNMENT, "hostile.ipynb", everyone[student])
+    _, loaded = _grade(course)
+    for student in chosen:
+        assert loaded[student].split()[1:5] == unloaded[student].split()[1:5], (
+            loaded[student],
+            unloaded[student],
+        )
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path):
+    course = Course(tmp_path)
+    (course.root / "submitted" / "someone" / ASSIGNMENT).mkdir(parents=True)
+    env = dict(os.environ, PATH="/nonexistent")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import shutil, sys; shutil.which = lambda *a, **k: None; "
+            "from autoencoder_lib.instructor import grading; sys.exit(grading.main())",
+        ],
+        cwd=course.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Grading refused: bubblewrap is not installed" in result.stdout
+    assert "UNSANDBOXED=1" in result.stdout
+
+
+def test_an_unsandboxed_run_says_so_on_every_line(tmp_path):
+    course = Course(tmp_path)
+    source = course.root / "solutions" / ASSIGNMENT
+    source.mkdir()
+    nbformat.write(_source_notebook(), source / "hostile.ipynb")
+    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    for student in ("one", "two"):
+        course.submit(student, ASSIGNMENT, "hostile.ipynb", _answered(release))
+    result = course.autograde(ASSIGNMENT, "--unsandboxed")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2 and all(
+        "graded  3 / 3" in line and "graded UNSANDBOXED" in line for line in lines
+    ), result.stdout
+    assert "UNSANDBOXED)" in result.stdout.splitlines()[0]

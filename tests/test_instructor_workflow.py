@@ -8,8 +8,9 @@ import sys
 import zipfile
 
 import nbformat
-from course_dir import ROOT, Course
 from test_hostile_submissions import ASSIGNMENT, _answered, _source_notebook
+
+from autoencoder_lib.instructor.course import ROOT, Course
 
 STUDENT_LAB = ROOT / "jupyter-student"
 NBGRADER_PANELS = [
@@ -108,3 +109,40 @@ def test_make_lab_uses_the_student_set_up():
     lab_recipe = makefile.split("\nlab: ")[1].split("\n\n")[0]
     assert "JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student" in lab_recipe
     assert "--ServerApp.root_dir=course" in lab_recipe
+
+
+def test_instructor_lab_has_an_exchange_and_no_news_pop_up(tmp_path):
+    """The formgrader warns when the exchange folder is missing; the config points it
+    beside nbgrader_config.py, and `make instructor-lab` creates it."""
+    course = Course(tmp_path)
+    code = (
+        "from nbgrader.apps.api import NbGraderAPI\n"
+        "from nbgrader.coursedir import CourseDirectory\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        "config = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
+        "import os; os.makedirs(config.Exchange.root, exist_ok=True)\n"
+        "api = NbGraderAPI(CourseDirectory(config=config), config=config)\n"
+        "print(config.Exchange.root, api.exchange_missing)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=course.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    root, missing = result.stdout.split()
+    assert root == str(course.root / "exchange") and missing == "False"
+    recipe = (ROOT / "Makefile").read_text().split("\ninstructor-lab: ")[1]
+    assert "mkdir -p exchange" in recipe.split("\n\n")[0]
+    listing = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        env=dict(os.environ, JUPYTER_CONFIG_PATH=str(ROOT / "jupyter-instructor")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    disabled = (listing.stdout + listing.stderr).split("Disabled extensions:")[1]
+    assert "@jupyterlab/apputils-extension:announcements" in disabled
+    assert "@jupyter/nbgrader:formgrader" not in disabled

@@ -9,7 +9,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 import yaml
-from course_dir import ROOT
+
+from autoencoder_lib.instructor.course import ROOT
 
 
 def _pyproject():

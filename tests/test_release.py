@@ -4,7 +4,15 @@ import json
 
 import nbformat
 import pytest
-from course_dir import RELEASE, SOLUTIONS, Course, assignments, grade_cells, notebooks
+
+from autoencoder_lib.instructor.course import (
+    RELEASE,
+    SOLUTIONS,
+    Course,
+    assignments,
+    grade_cells,
+    notebooks,
+)
 
 
 def test_there_are_assignments():

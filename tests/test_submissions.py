@@ -4,9 +4,9 @@ import hashlib
 import json
 
 import pytest
-from course_dir import RELEASE
 
-from autoencoder_lib import submissions
+from autoencoder_lib.instructor import submissions
+from autoencoder_lib.instructor.course import RELEASE
 
 ASSIGNMENT = "01_basic_autoencoder"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -45,7 +45,23 @@ def _edited_test(nb):
     return nb
 
 
+def _copied_test(nb):
+    nb["cells"].append(dict(_cell(nb, "encoder_tests")))
+    return nb
+
+
+def _added_graded_cell(nb):
+    extra = dict(_cell(nb, "encoder_tests"))
+    extra["metadata"] = {
+        "nbgrader": {**extra["metadata"]["nbgrader"], "grade_id": "my_bonus"}
+    }
+    nb["cells"].append(extra)
+    return nb
+
+
 CASES = {
+    "copying_student": (_copied_test, "'encoder_tests' appears in 2 cells", True),
+    "bonus_student": (_added_graded_cell, "adds a graded cell 'my_bonus'", True),
     "colab_student": (_stripped, "metadata is gone", True),
     "deleting_student": (_deleted_test, "'encoder_tests' was deleted", True),
     "greedy_student": (_more_points, "points of 'decoder_tests' changed", True),
@@ -97,7 +113,7 @@ def test_command_line_summary_and_exit_status(submitted, tmp_path, capsys):
     assert submissions.main([str(submitted), str(RELEASE)]) == 1
     out = capsys.readouterr().out
     assert "colab_student / 01_basic_autoencoder" in out
-    assert "6 submission problem(s) that block grading, 1 note(s)." in out
+    assert "8 submission problem(s) that block grading, 1 note(s)." in out
 
     clean = tmp_path / "clean"
     (clean / "only" / ASSIGNMENT).mkdir(parents=True)

@@ -1,8 +1,9 @@
-"""Resource limits for the kernels that grade submissions.
+"""The grading limits, and the one that a grading kernel applies to itself.
 
-Used by ``nbgrader_config.py``: each grading kernel runs :func:`apply` at start-up
-(``IPKernelApp.exec_lines``), so a notebook that allocates without bound gets a
-``MemoryError`` in the offending cell instead of exhausting the grading machine.
+``nbgrader_config.py`` and the class runner read the limits from here; the
+environment variables override the defaults. :func:`apply` runs inside each grading
+kernel at start-up (``IPKernelApp.exec_lines``), so a notebook that allocates without
+bound gets a ``MemoryError`` in the offending cell instead of exhausting the machine.
 Students never call this.
 """
 
@@ -14,6 +15,13 @@ import sys
 # Defaults of the grading limits; the environment variables override them.
 CELL_TIMEOUT_ENV, CELL_TIMEOUT_DEFAULT_S = "AUTOENCODER_CELL_TIMEOUT", 300
 MEMORY_ENV, MEMORY_DEFAULT_GB = "AUTOENCODER_KERNEL_MEMORY_GB", 4.0
+SCRATCH_ENV, SCRATCH_DEFAULT_MB = "AUTOENCODER_SCRATCH_MB", 1024
+# Stored output per cell (text is clipped, larger binary outputs are replaced).
+OUTPUT_LIMIT_BYTES = 100_000
+# Waits that are about the machine, not the student's code (kernel start-up, IOPub
+# messages after a cell's reply): generous, so that a loaded machine only grades
+# slower. nbgrader's own IOPub default is 4 s, which a busy machine exceeds.
+MACHINE_TIMEOUT_S = 600
 
 
 def cell_timeout_s() -> int:
@@ -24,6 +32,11 @@ def cell_timeout_s() -> int:
 def kernel_memory_gb() -> float:
     """GiB a grading kernel may allocate."""
     return float(os.environ.get(MEMORY_ENV, MEMORY_DEFAULT_GB))
+
+
+def scratch_mb() -> int:
+    """MiB a grading kernel may write (its size-capped tmpfs)."""
+    return int(os.environ.get(SCRATCH_ENV, SCRATCH_DEFAULT_MB))
 
 
 def apply(memory_bytes: int) -> bool:

@@ -5,7 +5,7 @@ still exits 0, and it fails on files that are not notebooks. This check reads ev
 ``submitted/<student>/<assignment>/<notebook>.ipynb``, compares it with the release in
 ``course/``, and reports each problem per student in plain words. It never writes.
 
-    python -m autoencoder_lib.submissions [submitted_dir] [release_dir]
+    python -m autoencoder_lib.instructor.submissions [submitted_dir] [release_dir]
 
 Exit status 1 when a submission cannot be graded as it is, 0 otherwise.
 """
@@ -90,6 +90,31 @@ def check_notebook(path: Path, release: Path, student: str, assignment: str):
             )
         ]
     problems = []
+    ids = [
+        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for cell in nb["cells"]
+    ]
+    for grade_id in sorted({i for i in ids if i and ids.count(i) > 1}):
+        numbers = [str(n) for n, i in enumerate(ids, start=1) if i == grade_id]
+        problems.append(
+            problem(
+                f"grade_id {grade_id!r} appears in {len(numbers)} cells "
+                f"({', '.join(numbers)}): a copied cell, which nbgrader cannot grade. "
+                "Delete the copy and submit again, or fix the file by hand.",
+                unreadable=True,
+            )
+        )
+    for grade_id, cell in found.items():
+        if grade_id not in expected:
+            kind = "graded cell" if cell["meta"].get("grade") else "nbgrader cell"
+            problems.append(
+                problem(
+                    f"adds a {kind} {grade_id!r} that the release does not have; "
+                    "nbgrader cannot grade it. Remove that cell's nbgrader metadata "
+                    "(or the cell) and submit again.",
+                    unreadable=bool(cell["meta"].get("grade")),
+                )
+            )
     for grade_id, cell in expected.items():
         meta = cell["meta"]
         mine = found.get(grade_id)

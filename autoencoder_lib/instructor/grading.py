@@ -1,0 +1,704 @@
+"""Autograde a class, one student at a time in private, and report what happened.
+
+    python -m autoencoder_lib.instructor.grading [ASSIGNMENT ...] [--unsandboxed]
+
+This is what ``make autograde`` runs. For each assignment with submissions in
+``submitted/``:
+
+1. the submissions check (:mod:`.submissions`) runs first; a student whose file
+   nbgrader cannot grade (not a notebook, truncated, metadata stripped by Colab, a
+   duplicated or added graded cell, nothing submitted) is left out, with the reason;
+2. each other student is graded by ``nbgrader autograde`` in a private course folder
+   of their own (a copy of their submission and a gradebook holding only the
+   assignment), with every kernel in the sandbox (:mod:`.sandbox`) and the test
+   cells' machinery guarded (:mod:`.guard`). One student's notebook can only fail
+   that student's run;
+3. the trusted process merges each result into the course's gradebook (whatever
+   ``db_url`` nbgrader is configured with) and copies the graded notebook into
+   ``autograded/``; submissions whose cells reach for the interpreter's machinery, or
+   whose run tripped the guard, are flagged in the gradebook for review;
+4. it checks, by checksum, that no submitted file and no other student's gradebook
+   rows changed while it graded;
+5. a table says, per student: graded (score, and points waiting for grading by hand)
+   or not graded with the reason, any cell that hit a limit, and any flag.
+
+Nothing under ``submitted/`` is written. Exit status 1 when some student needs the
+instructor's attention, 2 when grading cannot start, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import limits, submissions
+from .preprocessors import REPORT_ENV, UNSANDBOXED_ENV
+
+# Calls that end the kernel; a submission containing one is the likely cause of a death.
+_KERNEL_KILLERS = re.compile(
+    r"os\._exit|os\.kill|sys\.exit|exit\(|quit\(|signal\.SIG|os\.abort"
+)
+
+
+@dataclass
+class Outcome:
+    student: str
+    graded: bool
+    score: float | None = None
+    max_score: float | None = None
+    manual_points: float = 0.0
+    sandboxed: bool = True
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.graded:
+            status = f"graded  {self.score:g} / {self.max_score:g}"
+        else:
+            status = "NOT GRADED"
+        notes = list(self.notes)
+        if self.graded and self.manual_points:
+            notes.insert(0, f"{self.manual_points:g} points wait for grading by hand")
+        if self.flags:
+            notes.append("FLAGGED for review: " + "; ".join(self.flags[:4]))
+            if len(self.flags) > 4:
+                notes[-1] += f"; and {len(self.flags) - 4} more (see the log)"
+        if not self.sandboxed:
+            notes.append("graded UNSANDBOXED")
+        return f"  {self.student:<24} {status:<20} {'; '.join(notes)}"
+
+    def needs_look(self) -> bool:
+        return not self.graded or bool(self.flags) or bool(self.notes)
+
+
+def _limits() -> str:
+    return (
+        f"{limits.cell_timeout_s()} s per cell, "
+        f"{limits.kernel_memory_gb():g} GiB and {limits.scratch_mb()} MiB of disk "
+        "per kernel"
+    )
+
+
+def _cell_notes(notebook: Path) -> list[str]:
+    """Cells of a graded notebook that hit a limit, in plain words."""
+    timeout = limits.cell_timeout_s()
+    memory = f"{limits.kernel_memory_gb():g}"
+    notes = []
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for number, cell in enumerate(nb.get("cells", []), start=1):
+        outputs = cell.get("outputs", [])
+        names = {o.get("ename") for o in outputs}
+        text = "".join("".join(o.get("text", "")) for o in outputs) + "".join(
+            "".join(o.get("data", {}).get("text/plain", "")) for o in outputs
+        )
+        where = f"cell {number}"
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            where += f" ({grade_id})"
+        if "CellTimeoutError" in names:
+            notes.append(f"{where} stopped at the {timeout} s time limit")
+        if "MemoryError" in names:
+            notes.append(f"{where} hit the {memory} GiB memory limit")
+        if "output cut by the grader" in text:
+            notes.append(f"{where} printed too much; its output was cut")
+        if "No space left on device" in json.dumps(outputs):
+            notes.append(f"{where} filled its {limits.scratch_mb()} MiB of disk")
+    return notes
+
+
+def _death_hint(folder: Path) -> str:
+    for path in sorted(folder.glob("*.ipynb")):
+        nb, error = submissions.read_notebook(path)
+        if error:
+            continue
+        for number, cell in enumerate(nb.get("cells", []), start=1):
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            match = _KERNEL_KILLERS.search(source)
+            if cell.get("cell_type") == "code" and match:
+                return f" (cell {number} calls {match.group(0).rstrip('(')})"
+    return ""
+
+
+# What a submission's own cells have no business touching: the interpreter's and
+# IPython's machinery, other processes' memory, the grader's files.
+_SUSPICIOUS_NAMES = {
+    "get_ipython": "uses get_ipython() (IPython's machinery)",
+    "settrace": "sets a trace function",
+    "setprofile": "sets a profile function",
+    "addaudithook": "adds an audit hook",
+    "input_transformers_cleanup": "changes IPython's input transformers",
+    "input_transformers_post": "changes IPython's input transformers",
+    "input_transformer_manager": "changes IPython's input transformers",
+    "ast_transformers": "changes IPython's AST transformers",
+    "set_custom_exc": "installs a custom exception handler",
+    "showtraceback": "changes how errors are shown",
+    "_showtraceback": "changes how errors are shown",
+    "__builtins__": "touches __builtins__",
+    "meta_path": "changes the import system",
+    "path_hooks": "changes the import system",
+    "_getframe": "reads interpreter frames",
+    "f_back": "reads interpreter frames",
+    "f_globals": "reads interpreter frames",
+    "f_locals": "reads interpreter frames",
+    "get_referrers": "searches the interpreter's objects",
+    "get_objects": "searches the interpreter's objects",
+    "shell_handlers": "changes the kernel's handlers",
+    "do_execute": "changes the kernel's handlers",
+    "run_cell": "changes how cells run",
+}
+_SUSPICIOUS_MODULES = {
+    "ctypes": "imports ctypes",
+    "builtins": "imports builtins",
+    "gc": "imports gc",
+    "sqlite3": "imports sqlite3",
+    "nbgrader": "imports nbgrader",
+    "importlib": "imports importlib",
+    "ipykernel": "imports ipykernel",
+}
+_SUSPICIOUS_STRINGS = ("gradebook", "solutions/", ".ipynb", "autograded", "submitted/")
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def suspicious_code(
+    nb: dict, module_names: set[str], release: dict | None = None
+) -> list[str]:
+    """Why a submission's own cells (answers, edited or added cells) need a look.
+
+    Cells whose code is exactly a cell of the release are the instructor's and are
+    not judged; nbgrader restores locked cells anyway."""
+    found = []
+    theirs = {_source(c).strip() for c in (release or {}).get("cells", [])}
+    for number, cell in enumerate(nb.get("cells", []), start=1):
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if cell.get("cell_type") != "code" or (meta and not meta.get("solution")):
+            continue
+        source = _source(cell)
+        if source.strip() in theirs:
+            continue
+        where = f"cell {number}" + (f" ({meta['grade_id']})" if meta else "")
+        reasons = _scan(source, module_names)
+        found.extend(f"{where} {reason}" for reason in reasons)
+    return found
+
+
+def _scan(source: str, module_names: set[str]) -> list[str]:
+    # IPython syntax (magics, shell escapes) is not Python; judge those lines apart.
+    lines = source.splitlines()
+    reasons = []
+    if any(line.lstrip().startswith(("!", "%")) for line in lines):
+        reasons.append("runs IPython magics or shell commands")
+    python = "\n".join(
+        "" if line.lstrip().startswith(("!", "%")) else line for line in lines
+    )
+    try:
+        tree = ast.parse(python)
+    except SyntaxError:
+        words = set(re.findall(r"[A-Za-z_]+", python))
+        return reasons + sorted({v for k, v in _SUSPICIOUS_NAMES.items() if k in words})
+    for node in ast.walk(tree):
+        name = None
+        if isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+        if name in _SUSPICIOUS_NAMES:
+            reasons.append(_SUSPICIOUS_NAMES[name])
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            for module in modules:
+                top = module.split(".")[0]
+                if top in _SUSPICIOUS_MODULES:
+                    reasons.append(_SUSPICIOUS_MODULES[top])
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if hasattr(node, "targets") else [node.target]
+            for target in targets:
+                base = target
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(base, ast.Name)
+                    and base.id in module_names | {"sys", "os"}
+                ):
+                    reasons.append(f"replaces {ast.unparse(target)}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("setattr", "delattr") and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Name) and first.id in module_names | {
+                    "sys",
+                    "os",
+                }:
+                    reasons.append(f"calls {node.func.id} on {first.id}")
+            if node.func.id in ("exec", "eval", "compile", "__import__"):
+                reasons.append(f"calls {node.func.id}()")
+        if isinstance(node, ast.Attribute) and node.attr == "modules":
+            if isinstance(node.value, ast.Name) and node.value.id == "sys":
+                reasons.append("touches sys.modules")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if any(s in node.value for s in _SUSPICIOUS_STRINGS):
+                reasons.append(f"names the grader's files ({node.value[:40]!r})")
+    return list(dict.fromkeys(reasons))
+
+
+def _db_url(course: Path) -> str:
+    """The gradebook nbgrader is configured with in ``course`` (its default if none)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    url = config.get("CourseDirectory", {}).get("db_url")
+    return str(url) if url else f"sqlite:///{course / 'gradebook.db'}"
+
+
+def _course_id(course: Path) -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    return str(config.get("CourseDirectory", {}).get("course_id", "default_course"))
+
+
+def _nbgrader(args: list[str], cwd: Path, env: dict, log, timeout: float) -> int:
+    command = [sys.executable, "-m", "nbgrader", *args]
+    try:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        ).returncode
+    except subprocess.TimeoutExpired:
+        log.write(f"\n[grading] nbgrader did not finish within {timeout:.0f} s\n")
+        return -1
+
+
+def _environment(sandboxed: bool) -> dict:
+    env = dict(os.environ, AUTOENCODER_FAST="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.pop("AUTOENCODER_DB_URL", None)  # private runs use their own gradebook
+    if not sandboxed:
+        env[UNSANDBOXED_ENV] = "1"
+    return env
+
+
+def _template(course: Path, assignment: str, work: Path, env: dict) -> Path:
+    """A course folder whose gradebook holds only this assignment (no student)."""
+    template = work / "template"
+    template.mkdir()
+    shutil.copy(course / "nbgrader_config.py", template)
+    shutil.copytree(
+        course / "solutions" / assignment, template / "solutions" / assignment
+    )
+    url = f"sqlite:///{template / 'gradebook.db'}"
+    with open(work / "template.log", "w", encoding="utf-8") as log:
+        code = _nbgrader(
+            ["generate_assignment", assignment, "--force",
+             f"--CourseDirectory.db_url={url}"],
+            template, env, log, timeout=limits.MACHINE_TIMEOUT_S,
+        )  # fmt: skip
+    if code != 0:
+        raise RuntimeError(
+            f"could not prepare {assignment} for grading (see {work / 'template.log'})"
+        )
+    return template
+
+
+@dataclass
+class StudentRun:
+    """One student's grading in a private course folder; produced by grade_student."""
+
+    student: str
+    folder: Path
+    returncode: int
+    log: str
+
+
+def grade_student(
+    template: Path,
+    submitted: Path,
+    student: str,
+    assignment: str,
+    env: dict,
+    work: Path,
+) -> StudentRun:
+    """Grade one student in a private copy of the template course (trusted side)."""
+    folder = work / "students" / student
+    folder.mkdir(parents=True)
+    shutil.copy(template / "nbgrader_config.py", folder)
+    shutil.copy(template / "gradebook.db", folder)
+    shutil.copytree(template / "solutions", folder / "solutions")
+    shutil.copytree(
+        submitted / student / assignment,
+        folder / "submitted" / student / assignment,
+        symlinks=True,
+    )
+    url = f"sqlite:///{folder / 'gradebook.db'}"
+    cells = sum(
+        len(json.loads(p.read_text()).get("cells", []))
+        for p in (template / "solutions" / assignment).glob("*.ipynb")
+    )
+    budget = limits.MACHINE_TIMEOUT_S + cells * (limits.cell_timeout_s() + 30)
+    env = dict(env, **{REPORT_ENV: str(folder / "guard.json")})
+    log_path = folder / "autograde.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        code = _nbgrader(
+            ["autograde", assignment, "--force", f"--student={student}",
+             f"--CourseDirectory.db_url={url}"],
+            folder, env, log, timeout=budget,
+        )  # fmt: skip
+    return StudentRun(student, folder, code, log_path.read_text(errors="replace"))
+
+
+def _private_result(run: StudentRun, assignment: str):
+    """(submission found, score, max score, points waiting for a human)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{run.folder / 'gradebook.db'}") as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, run.student)
+        except MissingEntry:
+            return None
+        manual = sum(
+            grade.max_score
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if grade.needs_manual_grade
+        )
+        return submission.score, submission.max_score, manual
+
+
+def merge(run: StudentRun, assignment: str, url: str, course_id: str, flag: bool):
+    """Copy one private result into the course's gradebook (auto scores, comments,
+    late penalties, the review flag); the instructor's manual grades stay."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's own submission code warns so on every new student; it is harmless.
+    warnings.filterwarnings("ignore", category=SAWarning)
+    with Gradebook(f"sqlite:///{run.folder / 'gradebook.db'}") as source:
+        found = source.find_submission(assignment, run.student)
+        notebooks = [
+            (
+                nb.name,
+                nb.late_submission_penalty,
+                [(g.name, g.auto_score, g.needs_manual_grade) for g in nb.grades],
+                [(c.name, c.auto_comment) for c in nb.comments],
+            )
+            for nb in found.notebooks
+        ]
+        timestamp = found.timestamp
+    with Gradebook(url, course_id) as target:
+        try:
+            target.find_assignment(assignment)
+        except MissingEntry as error:
+            raise RuntimeError(
+                f"the gradebook ({url}) has no assignment {assignment!r}: run "
+                "`make release` first"
+            ) from error
+        target.update_or_create_student(run.student)
+        target.update_or_create_submission(assignment, run.student, timestamp=timestamp)
+        for name, penalty, grades, comments in notebooks:
+            notebook = target.find_submission_notebook(name, assignment, run.student)
+            notebook.late_submission_penalty = penalty
+            if flag:
+                notebook.flagged = True
+            for grade_name, auto, manual_needed in grades:
+                grade = target.find_grade(grade_name, name, assignment, run.student)
+                grade.auto_score = auto
+                grade.needs_manual_grade = manual_needed
+            for comment_name, text in comments:
+                comment = target.find_comment(
+                    comment_name, name, assignment, run.student
+                )
+                comment.auto_comment = text
+        target.db.commit()
+
+
+def gradebook_digests(url: str, course_id: str) -> dict[tuple[str, str], str]:
+    """(student, assignment) -> a checksum of everything the gradebook says of it."""
+    from nbgrader.api import Gradebook
+
+    digests = {}
+    with Gradebook(url, course_id) as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in gradebook.assignment_submissions(assignment.name):
+                rows = [str(submission.timestamp)]
+                for nb in sorted(submission.notebooks, key=lambda n: n.name):
+                    rows.append(f"{nb.name}|{nb.flagged}|{nb.late_submission_penalty}")
+                    for g in sorted(nb.grades, key=lambda g: g.name):
+                        rows.append(
+                            f"{g.name}|{g.auto_score}|{g.manual_score}|"
+                            f"{g.extra_credit}|{g.needs_manual_grade}"
+                        )
+                    for c in sorted(nb.comments, key=lambda c: c.name):
+                        rows.append(f"{c.name}|{c.auto_comment}|{c.manual_comment}")
+                key = (submission.student.id, assignment.name)
+                digests[key] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return digests
+
+
+def file_digests(folder: Path) -> dict[Path, str]:
+    return {
+        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _install(run: StudentRun, course: Path, assignment: str) -> None:
+    """The graded notebook into autograded/, replacing an earlier one only now."""
+    source = run.folder / "autograded" / run.student / assignment
+    target = course / "autograded" / run.student / assignment
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{assignment}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, symlinks=True)
+    if target.exists():
+        old = target.parent / f".{assignment}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def autograde(
+    course: Path, assignment: str, sandboxed: bool = True, workers: int = 1
+) -> list[Outcome]:
+    """Grade one assignment of the course in ``course``; one outcome per student."""
+    from .preprocessors import instructor_imports
+
+    submitted = course / "submitted"
+    students = sorted(
+        p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir()
+    )
+    problems = submissions.check(submitted, course / "course")
+    problems = [p for p in problems if p.assignment == assignment]
+    left_out = {p.student for p in problems if p.unreadable}
+    outcomes = {s: Outcome(s, graded=False, sandboxed=sandboxed) for s in students}
+    for problem in problems:
+        if problem.student in outcomes:
+            outcomes[problem.student].notes.append(
+                f"{problem.notebook}: {problem.message}"
+            )
+    to_grade = [s for s in students if s not in left_out]
+    if not to_grade:
+        return [outcomes[s] for s in students]
+
+    url, course_id = _db_url(course), _course_id(course)
+    logs = course / "logs" / assignment
+    logs.mkdir(parents=True, exist_ok=True)
+    before_files = file_digests(submitted)
+    before_rows = gradebook_digests(url, course_id)
+    env = _environment(sandboxed)
+    modules = set()
+    for path in (course / "solutions" / assignment).glob("*.ipynb"):
+        import nbformat
+
+        modules |= set(instructor_imports(nbformat.read(path, as_version=4)))
+    after_merge: dict[tuple[str, str], str] = {}
+    with tempfile.TemporaryDirectory(prefix=f"ae-grade-{assignment}-") as tmp:
+        work = Path(tmp)
+        template = _template(course, assignment, work, env)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [
+                pool.submit(
+                    grade_student, template, submitted, s, assignment, env, work
+                )
+                for s in to_grade
+            ]
+            runs = _as_completed(futures, assignment, start)
+        for run in runs:
+            student = run.student
+            outcome = outcomes[student]
+            log_path = logs / f"{student}.log"
+            log_path.write_text(run.log, encoding="utf-8")
+            _judge(run, outcome, course, assignment, modules, log_path)
+            if outcome.graded:
+                merge(run, assignment, url, course_id, flag=bool(outcome.flags))
+                _install(run, course, assignment)
+                after_merge[(student, assignment)] = gradebook_digests(
+                    url, course_id
+                ).get((student, assignment), "")
+    changed = _verify(
+        course, submitted, before_files, before_rows, after_merge, url, course_id
+    )
+    if changed:
+        for outcome in outcomes.values():
+            outcome.flags.append(
+                "files or gradebook rows changed while grading, which only the grader "
+                "may do: " + ", ".join(changed[:5])
+            )
+    return [outcomes[s] for s in students]
+
+
+def _as_completed(futures, assignment: str, start: float) -> list:
+    """Each run as it finishes, with a progress line (done / total, time left)."""
+    runs = []
+    for done, future in enumerate(as_completed(futures), start=1):
+        runs.append(future.result())
+        elapsed = time.monotonic() - start
+        left = elapsed / done * (len(futures) - done)
+        print(
+            f"  ... {assignment}: {done} / {len(futures)} graded, "
+            f"{elapsed:.0f} s so far, about {left:.0f} s left",
+            file=sys.stderr,
+            flush=True,
+        )
+    return runs
+
+
+def _judge(run, outcome, course, assignment, modules, log_path) -> None:
+    """Fill one student's outcome from their private run."""
+    graded = sorted(
+        (run.folder / "autograded" / run.student / assignment).glob("*.ipynb")
+    )
+    result = _private_result(run, assignment) if graded else None
+    for path in sorted(
+        (course / "submitted" / run.student / assignment).glob("*.ipynb")
+    ):
+        nb, error = submissions.read_notebook(path)
+        release, _ = submissions.read_notebook(
+            course / "course" / assignment / path.name
+        )
+        if nb is not None:
+            outcome.flags.extend(suspicious_code(nb, modules, release))
+    guard_path = run.folder / "guard.json"
+    if guard_path.is_file():
+        for found in json.loads(guard_path.read_text()).values():
+            outcome.flags.extend(found.get("findings", []))
+            outcome.sandboxed = outcome.sandboxed and found.get("sandboxed", True)
+    relative = log_path.relative_to(course)
+    if graded and result is not None and run.returncode == 0:
+        outcome.graded = True
+        outcome.score, outcome.max_score, outcome.manual_points = result
+        for notebook in graded:
+            outcome.notes.extend(_cell_notes(notebook))
+        return
+    log = run.log
+    if "Kernel died" in log or "DeadKernelError" in log:
+        reason = (
+            "the kernel died while running the notebook"
+            + _death_hint(course / "submitted" / run.student / assignment)
+            + "; grade it by hand"
+        )
+    elif "did not finish within" in log:
+        reason = "grading did not finish in time; grade it by hand"
+    elif "Timeout" in log:
+        reason = "the kernel stopped answering; grade it by hand"
+    else:
+        errors = [ln for ln in log.splitlines() if "ERROR" in ln or "Error" in ln]
+        last = errors[-1:] or [ln for ln in log.splitlines() if ln.strip()][-1:]
+        reason = f"nbgrader failed: {last[0].strip()[:160] if last else 'see the log'}"
+    outcome.notes.insert(0, f"{reason} (log: {relative})")
+
+
+def _verify(course, submitted, before_files, before_rows, after_merge, url, course_id):
+    """What changed that only the grader may change: submitted files, and gradebook
+    rows other than those it just wrote."""
+    changed = [
+        str(p.relative_to(course))
+        for p, digest in before_files.items()
+        if not p.is_file() or file_digests_one(p) != digest
+    ]
+    rows = gradebook_digests(url, course_id)
+    for key, digest in before_rows.items():
+        expected = after_merge.get(key, digest)
+        if rows.get(key) != expected:
+            changed.append(f"gradebook rows of {key[0]} / {key[1]}")
+    for key, digest in after_merge.items():
+        if rows.get(key) != digest:
+            changed.append(f"gradebook rows of {key[0]} / {key[1]}")
+    return sorted(set(changed))
+
+
+def file_digests_one(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m autoencoder_lib.instructor.grading",
+        description="Autograde submitted/ (what `make autograde` runs).",
+    )
+    parser.add_argument("assignments", nargs="*")
+    parser.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="grade without bubblewrap (every report line says so)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="students graded at once (default 1)"
+    )
+    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    sandboxed = not options.unsandboxed
+    args = options.assignments
+    course = Path.cwd()
+    submitted = course / "submitted"
+    if not submitted.is_dir():
+        print("No submitted/ folder: collect submissions first (README, Grading).")
+        return 1
+    if sandboxed:
+        from . import sandbox
+
+        reason = sandbox.unavailable()
+        if reason:
+            print(
+                f"Grading refused: {reason}. Student code would run with your "
+                "permissions. Install bubblewrap, or grade without the sandbox "
+                "knowingly: make autograde UNSANDBOXED=1."
+            )
+            return 2
+    assignments = args or sorted(
+        p.name for p in (course / "solutions").iterdir() if p.is_dir()
+    )
+    attention = 0
+    for assignment in assignments:
+        if not any(submitted.glob(f"*/{assignment}")):
+            continue
+        mode = "sandboxed" if sandboxed else "UNSANDBOXED"
+        print(f"{assignment}  (limits: {_limits()}; fast mode; {mode})", flush=True)
+        try:
+            outcomes = autograde(
+                course, assignment, sandboxed=sandboxed, workers=options.workers
+            )
+        except RuntimeError as error:
+            print(f"  grading of {assignment} stopped: {error}")
+            attention += 1
+            continue
+        for outcome in outcomes:
+            print(outcome.line(), flush=True)
+            attention += outcome.needs_look()
+    print(f"{attention} submission(s) need a look." if attention else "All graded.")
+    return 1 if attention else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
