@@ -535,3 +535,26 @@ def test_an_unsandboxed_run_says_so_on_every_line(tmp_path):
         "graded  3 / 3" in line and "graded UNSANDBOXED" in line for line in lines
     ), result.stdout
     assert "UNSANDBOXED)" in result.stdout.splitlines()[0]
+
+
+def test_a_broken_grading_environment_writes_no_grade(tmp_path):
+    """The solution is graded beside the class; if it loses marks (here: its data
+    folder is out of reach), no student's grade is written."""
+    course = Course(tmp_path)
+    source = course.root / "solutions" / ASSIGNMENT
+    source.mkdir()
+    nb = _source_notebook()
+    nb.cells[0].source = "import numpy as np, os\nDATA = os.environ.get('NEEDED_DATA')"
+    nb.cells[2].source = "assert DATA and double(2) == 4"
+    nbformat.write(nb, source / "hostile.ipynb")
+    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    course.submit("good", ASSIGNMENT, "hostile.ipynb", _answered(release))
+    env = {k: v for k, v in os.environ.items() if k != "NEEDED_DATA"}
+    result = course.autograde(ASSIGNMENT, env=env)
+    assert result.returncode == 1
+    assert "grading of zz_hostile stopped: the instructor's own solution lost marks" in (
+        result.stdout
+    ), result.stdout
+    assert "test_double 0/1" in result.stdout
+    assert not (course.root / "autograded" / "good").exists()
+    assert "good" not in course.scores(ASSIGNMENT, "hostile")

@@ -59,7 +59,13 @@ def _added_graded_cell(nb):
     return nb
 
 
+def _broken_schema(nb):
+    _cell(nb, "encoder_tests")["outputs"] = [{"output_type": "telepathy"}]
+    return nb
+
+
 CASES = {
+    "schema_student": (_broken_schema, "breaks the notebook format", True),
     "copying_student": (_copied_test, "'encoder_tests' appears in 2 cells", True),
     "bonus_student": (_added_graded_cell, "adds a graded cell 'my_bonus'", True),
     "colab_student": (_stripped, "metadata is gone", True),
@@ -113,7 +119,7 @@ def test_command_line_summary_and_exit_status(submitted, tmp_path, capsys):
     assert submissions.main([str(submitted), str(RELEASE)]) == 1
     out = capsys.readouterr().out
     assert "colab_student / 01_basic_autoencoder" in out
-    assert "8 submission problem(s) that block grading, 1 note(s)." in out
+    assert "9 submission problem(s) that block grading, 1 note(s)." in out
 
     clean = tmp_path / "clean"
     (clean / "only" / ASSIGNMENT).mkdir(parents=True)

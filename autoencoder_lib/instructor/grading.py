@@ -524,8 +524,12 @@ def autograde(
     with tempfile.TemporaryDirectory(prefix=f"ae-grade-{assignment}-") as tmp:
         work = Path(tmp)
         template = _template(course, assignment, work, env)
+        canary = _canary_submission(template, assignment, work)
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            check = pool.submit(
+                grade_student, template, canary, CANARY, assignment, env, work
+            )
             futures = [
                 pool.submit(
                     grade_student, template, submitted, s, assignment, env, work
@@ -533,6 +537,16 @@ def autograde(
                 for s in to_grade
             ]
             runs = _as_completed(futures, assignment, start)
+            check_run = check.result()
+        (logs / f"{CANARY}.log").write_text(check_run.log, encoding="utf-8")
+        shortfall = _shortfall(check_run, assignment)
+        if shortfall:
+            raise RuntimeError(
+                f"the instructor's own solution {shortfall} when graded here, so "
+                "every grade would be wrong; nothing was graded or written. See "
+                f"{(logs / f'{CANARY}.log').relative_to(course)} (data missing in the "
+                "sandbox? a limit too tight?)"
+            )
         for run in runs:
             student = run.student
             outcome = outcomes[student]
@@ -555,6 +569,48 @@ def autograde(
                 "may do: " + ", ".join(changed[:5])
             )
     return [outcomes[s] for s in students]
+
+
+# The solution, graded with the class in the same sandbox and limits: if it does not
+# get full marks, the grading environment is broken (data out of reach, a limit too
+# tight), and no student's grade may be written.
+CANARY = "_solution_check"
+
+
+def _canary_submission(template: Path, assignment: str, work: Path) -> Path:
+    import nbformat
+
+    from .course import fill, solution_answers
+
+    submitted = work / "canary"
+    folder = submitted / CANARY / assignment
+    folder.mkdir(parents=True)
+    for source in sorted((template / "solutions" / assignment).glob("*.ipynb")):
+        release = template / "course" / assignment / source.name
+        answers = solution_answers(nbformat.read(source, as_version=4))
+        nbformat.write(
+            fill(nbformat.read(release, as_version=4), answers), folder / source.name
+        )
+    return submitted
+
+
+def _shortfall(run: StudentRun, assignment: str) -> str | None:
+    """How the solution fell short of full marks, or None."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{run.folder / 'gradebook.db'}") as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, run.student)
+        except MissingEntry:
+            return "could not be graded"
+        short = [
+            f"{grade.name} {grade.auto_score or 0:g}/{grade.max_score:g}"
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if not grade.needs_manual_grade
+            and (grade.auto_score or 0) < grade.max_score
+        ]
+    return f"lost marks ({', '.join(short[:4])})" if short else None
 
 
 def _as_completed(futures, assignment: str, start: float) -> list:

@@ -79,12 +79,20 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def _offline_data() -> str | None:
+    """The offline data folder as the notebooks will name it (absolute, links kept)."""
+    offline = os.environ.get("AUTOENCODER_DATA_DIR", "").strip()
+    if offline and Path(offline).expanduser().is_dir():
+        return os.path.abspath(Path(offline).expanduser())
+    return None
+
+
 def _data_folders() -> list[Path]:
     """Datasets the notebooks read: the offline folder and the download cache."""
     folders = []
-    offline = os.environ.get("AUTOENCODER_DATA_DIR", "").strip()
-    if offline and Path(offline).expanduser().is_dir():
-        folders.append(Path(offline).expanduser().resolve())
+    offline = _offline_data()
+    if offline:
+        folders.append(Path(offline).resolve())
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     if (keras_home / "datasets").is_dir():
         folders.append((keras_home / "datasets").resolve())
@@ -175,16 +183,20 @@ def command(
     for folder in _python_folders():
         args += ["--ro-bind", str(folder), str(folder)]
     keras_home = f"{SCRATCH}/home/.keras"
-    for folder in _data_folders():
-        if folder.name == "datasets":
-            args += ["--ro-bind", str(folder), f"{keras_home}/datasets"]
-        else:
-            args += ["--ro-bind", str(folder), str(folder)]
+    offline = _offline_data()
+    if offline:
+        # Bound where the variable points, even through a link on the host.
+        args += ["--ro-bind", str(Path(offline).resolve()), offline]
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    if cache.is_dir():
+        args += ["--ro-bind", str(cache.resolve()), f"{keras_home}/datasets"]
     args += ["--ro-bind", str(files), SUBMISSION, "--bind", str(ipc), str(ipc)]
     # bwrap's own root is a tmpfs without a size cap: read-only once it is laid out.
     args += ["--remount-ro", "/", "--remount-ro", "/dev"]
     source = os.environ if env is None else env
     inside = {k: v for k, v in source.items() if k.startswith(_PASS_PREFIXES)}
+    if offline:
+        inside["AUTOENCODER_DATA_DIR"] = offline
     inside.update(
         HOME=f"{SCRATCH}/home",
         TMPDIR=f"{SCRATCH}/tmp",

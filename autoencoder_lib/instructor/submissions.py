@@ -64,6 +64,20 @@ def read_notebook(path: Path) -> tuple[dict | None, str | None]:
     return nb, None
 
 
+def schema_error(nb: dict) -> str | None:
+    """What makes ``nb`` break the notebook format (nbformat's schema), or None."""
+    import nbformat
+
+    try:
+        node = nbformat.reads(json.dumps(nb), as_version=4)
+        nbformat.validate(node)
+    except nbformat.ValidationError as error:
+        return str(error.message if hasattr(error, "message") else error).split("\n")[0]
+    except Exception as error:  # nbformat's converters raise their own errors
+        return f"{type(error).__name__}: {error}".split("\n")[0]
+    return None
+
+
 def check_notebook(path: Path, release: Path, student: str, assignment: str):
     """The problems of one submitted notebook against its release."""
     name = path.name
@@ -90,6 +104,14 @@ def check_notebook(path: Path, release: Path, student: str, assignment: str):
             )
         ]
     problems = []
+    invalid = schema_error(nb)
+    if invalid:
+        problems.append(
+            problem(
+                f"breaks the notebook format ({invalid[:160]}); nbgrader may fail on "
+                "it. Ask the student to save it again from JupyterLab."
+            )
+        )
     ids = [
         cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         for cell in nb["cells"]
