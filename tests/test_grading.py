@@ -88,7 +88,10 @@ def _grade(root, assignment):
                 student, assignment, source_path.name, fill(release_nb, answers)
             )
             submitted[path] = _sha(path)
-    course.report = course.autograde(assignment).stdout
+    # The probe's "solution" fails one test on purpose (stderr of its own), so the
+    # runner's check that the solution gets full marks is off for it alone.
+    extra = ("--no-solution-check",) if assignment == NOISE_PROBE else ()
+    course.report = course.autograde(assignment, *extra).stdout
     course.feedback(assignment)
     return course, submitted
 

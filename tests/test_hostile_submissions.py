@@ -552,8 +552,9 @@ def test_a_broken_grading_environment_writes_no_grade(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NEEDED_DATA"}
     result = course.autograde(ASSIGNMENT, env=env)
     assert result.returncode == 1
-    assert "grading of zz_hostile stopped: the instructor's own solution lost marks" in (
-        result.stdout
+    assert (
+        "grading of zz_hostile stopped: the instructor's own solution lost marks"
+        in (result.stdout)
     ), result.stdout
     assert "test_double 0/1" in result.stdout
     assert not (course.root / "autograded" / "good").exists()

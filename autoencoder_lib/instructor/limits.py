@@ -16,8 +16,13 @@ import sys
 CELL_TIMEOUT_ENV, CELL_TIMEOUT_DEFAULT_S = "AUTOENCODER_CELL_TIMEOUT", 300
 MEMORY_ENV, MEMORY_DEFAULT_GB = "AUTOENCODER_KERNEL_MEMORY_GB", 4.0
 SCRATCH_ENV, SCRATCH_DEFAULT_MB = "AUTOENCODER_SCRATCH_MB", 1024
-# Stored output per cell (text is clipped, larger binary outputs are replaced).
+# Stored output: text is clipped at OUTPUT_LIMIT_BYTES per output; a binary output
+# (an image) larger than BINARY_LIMIT_BYTES is replaced by a note. As outputs arrive,
+# a cell keeps at most CELL_OUTPUT_BYTES and a notebook NOTEBOOK_OUTPUT_BYTES.
 OUTPUT_LIMIT_BYTES = 100_000
+BINARY_LIMIT_BYTES = 1_000_000
+CELL_OUTPUT_BYTES = 2_000_000
+NOTEBOOK_OUTPUT_BYTES = 20_000_000
 # Waits that are about the machine, not the student's code (kernel start-up, IOPub
 # messages after a cell's reply): generous, so that a loaded machine only grades
 # slower. nbgrader's own IOPub default is 4 s, which a busy machine exceeds.

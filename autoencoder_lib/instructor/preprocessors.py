@@ -85,10 +85,10 @@ class GuardedExecute(Execute):
         limits.kernel_memory_gb(), help="GiB a kernel may allocate (RLIMIT_DATA)."
     ).tag(config=True)
     cell_output_bytes = Integer(
-        limits.OUTPUT_LIMIT_BYTES, help="Output kept per cell, as it arrives."
+        limits.CELL_OUTPUT_BYTES, help="Output kept per cell, as it arrives."
     ).tag(config=True)
     notebook_output_bytes = Integer(
-        20 * limits.OUTPUT_LIMIT_BYTES, help="Output kept per notebook."
+        limits.NOTEBOOK_OUTPUT_BYTES, help="Output kept per notebook."
     ).tag(config=True)
 
     def __init__(self, **kwargs):
@@ -204,7 +204,7 @@ class GuardedExecute(Execute):
         if used < 0:  # already cut
             return None
         if (
-            used + size > self.cell_output_bytes * 2
+            used + size > self.cell_output_bytes
             or self._total + size > self.notebook_output_bytes
         ):
             self._sizes[cell_index] = -1
@@ -213,7 +213,7 @@ class GuardedExecute(Execute):
                     output_type="stream",
                     name="stdout",
                     text=f"\n... output cut by the grader: this cell's output passed "
-                    f"{self.cell_output_bytes * 2:,} bytes (or the notebook's "
+                    f"{self.cell_output_bytes:,} bytes (or the notebook's "
                     f"{self.notebook_output_bytes:,}); the rest was dropped ...\n",
                 )
             )
@@ -251,6 +251,7 @@ class ClipOutputs(Preprocessor):
 
     enabled = Bool(True)
     limit_bytes = Integer(limits.OUTPUT_LIMIT_BYTES).tag(config=True)
+    binary_limit_bytes = Integer(limits.BINARY_LIMIT_BYTES).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):
@@ -260,15 +261,17 @@ class ClipOutputs(Preprocessor):
             for key in list(data):
                 value = data[key]
                 text = value if isinstance(value, str) else json.dumps(value)
-                if len(text) <= self.limit_bytes:
+                binary = not key.startswith("text/")
+                limit = self.binary_limit_bytes if binary else self.limit_bytes
+                if len(text) <= limit:
                     continue
-                if key.startswith("text/"):
+                if not binary:
                     data[key] = _clip_text(value, self.limit_bytes)
                 else:
                     del data[key]
                     data["text/plain"] = (
                         f"... output cut by the grader: a {key} output of "
-                        f"{len(text):,} bytes (limit {self.limit_bytes:,}) ..."
+                        f"{len(text):,} bytes (limit {limit:,}) ..."
                     )
         return cell, resources
 
