@@ -108,6 +108,14 @@ def _source_notebook():
     return nb
 
 
+def _release_tiny(course, source_nb=None):
+    """Put the tiny assignment (or ``source_nb``) in the course; its release."""
+    source = course.root / "solutions" / ASSIGNMENT
+    source.mkdir()
+    nbformat.write(source_nb or _source_notebook(), source / "hostile.ipynb")
+    return nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+
+
 def _answered(release, double=GOOD_DOUBLE, square=GOOD_SQUARE, halve=GOOD_HALVE):
     nb = copy.deepcopy(release)
     nb.cells[1].source = double
@@ -328,10 +336,7 @@ def _grade(course, env=None, *students):
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
     course = Course(tmp_path_factory.mktemp("hostile"))
-    source = course.root / "solutions" / ASSIGNMENT
-    source.mkdir()
-    nbformat.write(_source_notebook(), source / "hostile.ipynb")
-    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    release = _release_tiny(course)
     for student, content in _students(release, course.root).items():
         folder = course.root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -483,10 +488,7 @@ def busy_cpu():
 def test_a_saturated_cpu_changes_no_grade(tmp_path, hostile_class, busy_cpu):
     _, _, unloaded, _ = hostile_class
     course = Course(tmp_path)
-    source = course.root / "solutions" / ASSIGNMENT
-    source.mkdir()
-    nbformat.write(_source_notebook(), source / "hostile.ipynb")
-    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    release = _release_tiny(course)
     everyone = _students(release, course.root)
     chosen = ["good", "edits_points", "patches_allclose", "big_images"]
     for student in chosen:
@@ -523,10 +525,7 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path):
 
 def test_an_unsandboxed_run_says_so_on_every_line(tmp_path):
     course = Course(tmp_path)
-    source = course.root / "solutions" / ASSIGNMENT
-    source.mkdir()
-    nbformat.write(_source_notebook(), source / "hostile.ipynb")
-    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    release = _release_tiny(course)
     for student in ("one", "two"):
         course.submit(student, ASSIGNMENT, "hostile.ipynb", _answered(release))
     result = course.autograde(ASSIGNMENT, "--unsandboxed")
@@ -541,13 +540,10 @@ def test_a_broken_grading_environment_writes_no_grade(tmp_path):
     """The solution is graded beside the class; if it loses marks (here: its data
     folder is out of reach), no student's grade is written."""
     course = Course(tmp_path)
-    source = course.root / "solutions" / ASSIGNMENT
-    source.mkdir()
     nb = _source_notebook()
     nb.cells[0].source = "import numpy as np, os\nDATA = os.environ.get('NEEDED_DATA')"
     nb.cells[2].source = "assert DATA and double(2) == 4"
-    nbformat.write(nb, source / "hostile.ipynb")
-    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    release = _release_tiny(course, nb)
     course.submit("good", ASSIGNMENT, "hostile.ipynb", _answered(release))
     env = {k: v for k, v in os.environ.items() if k != "NEEDED_DATA"}
     result = course.autograde(ASSIGNMENT, env=env)

@@ -8,7 +8,7 @@ import sys
 import zipfile
 
 import nbformat
-from test_hostile_submissions import ASSIGNMENT, _answered, _source_notebook
+from test_hostile_submissions import ASSIGNMENT, _answered, _release_tiny
 
 from autoencoder_lib.instructor.course import ROOT, Course
 
@@ -27,10 +27,7 @@ def _zip_collect(course):
 
 def test_collect_unpacks_lms_downloads_and_never_overwrites(tmp_path):
     course = Course(tmp_path)
-    source = course.root / "solutions" / ASSIGNMENT
-    source.mkdir()
-    nbformat.write(_source_notebook(), source / "hostile.ipynb")
-    release = nbformat.read(course.release(ASSIGNMENT) / "hostile.ipynb", 4)
+    release = _release_tiny(course)
     answer = nbformat.writes(_answered(release))
     archive = course.root / "downloaded" / ASSIGNMENT / "archive"
     archive.mkdir(parents=True)

@@ -260,20 +260,15 @@ def _scan(source: str, module_names: set[str]) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
-def _db_url(course: Path) -> str:
-    """The gradebook nbgrader is configured with in ``course`` (its default if none)."""
+def _course_config(course: Path) -> tuple[str, str]:
+    """(db_url, course_id) nbgrader is configured with in ``course`` (its defaults
+    where unset)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    url = config.get("CourseDirectory", {}).get("db_url")
-    return str(url) if url else f"sqlite:///{course / 'gradebook.db'}"
-
-
-def _course_id(course: Path) -> str:
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    return str(config.get("CourseDirectory", {}).get("course_id", "default_course"))
+    section = config.get("CourseDirectory", {})
+    url = section.get("db_url") or f"sqlite:///{course / 'gradebook.db'}"
+    return str(url), str(section.get("course_id", "default_course"))
 
 
 def _nbgrader(args: list[str], cwd: Path, env: dict, log, timeout: float) -> int:
@@ -460,9 +455,13 @@ def gradebook_digests(url: str, course_id: str) -> dict[tuple[str, str], str]:
     return digests
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def file_digests(folder: Path) -> dict[Path, str]:
     return {
-        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        p: _sha256(p)
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.is_symlink()
     }
@@ -513,7 +512,7 @@ def autograde(
     if not to_grade:
         return [outcomes[s] for s in students]
 
-    url, course_id = _db_url(course), _course_id(course)
+    url, course_id = _course_config(course)
     logs = course / "logs" / assignment
     logs.mkdir(parents=True, exist_ok=True)
     before_files = file_digests(submitted)
@@ -684,7 +683,7 @@ def _verify(course, submitted, before_files, before_rows, after_merge, url, cour
     changed = [
         str(p.relative_to(course))
         for p, digest in before_files.items()
-        if not p.is_file() or file_digests_one(p) != digest
+        if not p.is_file() or _sha256(p) != digest
     ]
     rows = gradebook_digests(url, course_id)
     for key, digest in before_rows.items():
@@ -695,10 +694,6 @@ def _verify(course, submitted, before_files, before_rows, after_merge, url, cour
         if rows.get(key) != digest:
             changed.append(f"gradebook rows of {key[0]} / {key[1]}")
     return sorted(set(changed))
-
-
-def file_digests_one(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
