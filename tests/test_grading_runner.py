@@ -118,3 +118,42 @@ def test_checksums_catch_changed_files_and_gradebook_rows(tmp_path):
         "default_course",
     )
     assert ok == []
+
+
+GUARD_PROBE = r"""
+import json
+from autoencoder_lib.instructor import guard
+guard.install()
+from sklearn.neighbors import NearestNeighbors
+import numpy as np
+x = np.random.default_rng(0).random((500, 32))
+NearestNeighbors(n_neighbors=5).fit(x).kneighbors(x)
+print(json.dumps(json.loads(guard.check("library"))["events"]))
+cell = "import ctypes\nctypes.CDLL(None).getpid\nimport gc\ngc.get_objects()"
+exec(compile(cell, "/tmp/ipykernel_1/cell.py", "exec"))
+print(json.dumps(json.loads(guard.check("notebook"))["events"]))
+"""
+
+
+def test_the_guard_flags_ctypes_and_gc_from_the_notebook_not_from_libraries():
+    """scikit-learn's neighbour search (t-SNE's first step) loads the BLAS libraries
+    through ctypes (threadpoolctl): an honest latent-space notebook must not be flagged
+    for it; the same calls written in a cell are."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", GUARD_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.splitlines()
+    library, notebook = (json.loads(line) for line in out[-2:])
+    assert library == []
+    assert notebook == [
+        "loaded a C library through ctypes",
+        "looked up a C symbol through ctypes",
+        "searched the interpreter's objects (gc.get_objects)",
+    ]

@@ -149,12 +149,33 @@ _AUDITED = {
 }
 
 
+# Frames inside the audited APIs themselves; the caller that matters is the first one
+# outside them.
+_API_FILES = ("/ctypes/", "/numpy/ctypeslib", "/threading.py")
+
+
+def _called_from_notebook() -> bool:
+    """Whether the code that raised the current audit event was written in the
+    notebook. Libraries use ctypes and gc too (threadpoolctl loads the BLAS libraries
+    through ctypes when scikit-learn fits a PCA); those calls are not the student's."""
+    frame = sys._getframe(2)
+    while frame is not None and any(
+        part in frame.f_code.co_filename for part in _API_FILES
+    ):
+        frame = frame.f_back
+    return frame is not None and _notebook_file(frame.f_code.co_filename)
+
+
 def _audit(event, args):
     state = _STATE
-    if state is not None and event in _AUDITED:
-        if event not in state.audit_seen:
-            state.audit_seen.add(event)
-            state.events.append(_AUDITED[event])
+    if (
+        state is not None
+        and event in _AUDITED
+        and event not in state.audit_seen
+        and _called_from_notebook()
+    ):
+        state.audit_seen.add(event)
+        state.events.append(_AUDITED[event])
 
 
 def _watch_object(label: str, obj) -> None:
