@@ -83,7 +83,20 @@ $(SANDBOX_STAMP): $(STAMP)
 		echo "Could not install bubblewrap: the sandboxed grading tests will be skipped."
 	touch $(SANDBOX_STAMP)
 
-test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP)
+# PostgreSQL for the test that grades into a PostgreSQL gradebook (tests/
+# test_parallel_grading.py starts a throw-away server on loopback): Debian's package.
+# Without it that test is skipped with the reason.
+POSTGRES_STAMP := $(VENV)/.postgres
+$(POSTGRES_STAMP): $(STAMP)
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+		  $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1 || \
+		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+		    $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1; }; } || \
+		echo "Could not install PostgreSQL: the PostgreSQL gradebook test will be skipped."
+	touch $(POSTGRES_STAMP)
+
+test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP) $(POSTGRES_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
 release: $(STAMP)
@@ -107,8 +120,11 @@ collect: $(STAMP)
 # of autoencoder_lib/instructor/limits.py. The submissions check runs first; files
 # nbgrader cannot grade are left out with the reason; a table per assignment says what
 # happened to each student. UNSANDBOXED=1 grades without the sandbox, and says so.
+# WORKERS=N grades N students at once (default: one per core, as memory allows);
+# SCHEDULER=tcp://host:8786 grades on a Dask cluster instead. Students graded before
+# and unchanged since are skipped (an interrupted run resumes): FORCE=1 regrades all.
 autograde: $(STAMP) $(SANDBOX_STAMP)
-	$(BIN)/python -m autoencoder_lib.instructor.grading $(ASSIGNMENT) $(if $(UNSANDBOXED),--unsandboxed) $(if $(WORKERS),--workers=$(WORKERS))
+	$(BIN)/python -m autoencoder_lib.instructor.grading $(ASSIGNMENT) $(if $(UNSANDBOXED),--unsandboxed) $(if $(WORKERS),--workers=$(WORKERS)) $(if $(SCHEDULER),--scheduler=$(SCHEDULER)) $(if $(FORCE),--force)
 
 feedback: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \

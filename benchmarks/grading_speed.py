@@ -1,20 +1,21 @@
-"""How long does autograding a class take? Seconds per submission, per assignment.
+"""How long does autograding a class take, one student at a time and side by side?
 
 For each assignment in solutions/, makes a throwaway course, releases the assignment,
 submits N copies (solutions and blank releases alternating, the two ends of a class's
 run time: full answers train every model, blanks fail fast), and grades them with
-``python -m autoencoder_lib.instructor.grading`` exactly as ``make autograde`` does (fast mode, the
-limits of nbgrader_config.py). Assignments are graded side by side, each in its own
-course (nbgrader's gradebook serialises the students of one assignment).
+``python -m autoencoder_lib.instructor.grading`` exactly as ``make autograde`` does
+(fast mode, the sandbox, the solution check), twice, one after the other on an
+otherwise idle machine: with ``--workers=1``, then with ``--workers=W`` (default: one
+per core). It reports seconds per student for each, the speedup, and the projected
+time for a class of 100 and of 1,000 on this machine and on larger ones.
 
+    python benchmarks/grading_speed.py --copies 6 --assignments 01_basic_autoencoder
     python benchmarks/grading_speed.py --copies 4
-    python benchmarks/grading_speed.py --copies 2 --assignments 01_basic_autoencoder
     python benchmarks/grading_speed.py --copies 2 --sandbox-cost
 
-``--sandbox-cost`` grades each assignment twice, one after the other on an otherwise
-idle machine: without the sandbox (``--unsandboxed``), then with it, and reports what
-the sandbox adds per student. The last line printed is one JSON object, with the
-projection for a class of 100.
+``--sandbox-cost`` grades each assignment without the sandbox (``--unsandboxed``) and
+then with it, one student at a time, and reports what the sandbox adds per student.
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 from autoencoder_lib.instructor.course import fill, solution_answers  # noqa: E402
+from autoencoder_lib.instructor.tasks import cores  # noqa: E402
 
 
 def _env():
@@ -89,8 +90,8 @@ def main():
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="assignments graded side by side (default: one per CPU core)",
+        default=cores(),
+        help="students graded at once in the parallel run (default: one per core)",
     )
     parser.add_argument(
         "--sandbox-cost",
@@ -106,39 +107,59 @@ def main():
     if args.sandbox_cost:
         sandbox_cost(assignments, args.copies)
         return
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            results = list(
-                pool.map(
-                    lambda a: grade_assignment(a, args.copies, Path(tmp)), assignments
-                )
+        for assignment in assignments:
+            serial = grade_assignment(
+                assignment, args.copies, Path(tmp), "--workers=1",
+                name=f"{assignment}-serial",
+            )  # fmt: skip
+            parallel = grade_assignment(
+                assignment, args.copies, Path(tmp), f"--workers={args.workers}",
+                name=f"{assignment}-parallel",
+            )  # fmt: skip
+            rows.append((assignment, serial, parallel))
+            print(
+                f"{assignment:<28} 1 worker {serial['seconds_per_submission']:>6} s, "
+                f"{args.workers} workers {parallel['seconds_per_submission']:>6} s "
+                f"per student: {serial['seconds'] / parallel['seconds']:.2f}x "
+                f"({serial['graded']}/{args.copies} and "
+                f"{parallel['graded']}/{args.copies} graded)",
+                flush=True,
             )
-        wall = time.perf_counter() - start
-
-    print(f"{'assignment':<32} {'graded':>8} {'s/submission':>13}")
-    for r in results:
-        print(
-            f"{r['assignment']:<32} {r['graded']:>4}/{r['submissions']:<3} "
-            f"{r['seconds_per_submission']:>13}"
+    serial_s = sum(r[1]["seconds"] for r in rows)
+    parallel_s = sum(r[2]["seconds"] for r in rows)
+    speedup = serial_s / parallel_s
+    per_student = parallel_s / args.copies
+    # Larger machines: each core is assumed to add what each core added here.
+    per_core = speedup / args.workers
+    projection = {
+        f"{n}_students_{c}_cores_h": round(
+            n * serial_s / args.copies / (c * per_core) / 3600, 2
         )
-    per_student = sum(r["seconds_per_submission"] for r in results)
-    # Assignments run side by side, students of one assignment one after another.
-    class_of_100_s = 100 * per_student / min(args.workers, len(results))
+        for n in (100, 1000)
+        for c in sorted({cores(), 16, 64})
+    }
     print(
         json.dumps(
             {
-                "host": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "host": f"{platform.machine()}, {cores()} CPU cores",
                 "copies": args.copies,
                 "workers": args.workers,
-                "wall_s": round(wall, 1),
-                "seconds_per_student_all_assignments": round(per_student, 1),
-                "class_of_100_all_assignments_h": round(class_of_100_s / 3600, 2),
-                "assignments": results,
+                "serial_s_per_student": round(serial_s / args.copies, 1),
+                "parallel_s_per_student": round(per_student, 1),
+                "speedup": round(speedup, 2),
+                "projected_hours": projection,
+                "assignments": {
+                    a: {"serial_s": s["seconds"], "parallel_s": p["seconds"]}
+                    for a, s, p in rows
+                },
             }
         )
     )
-    if any(r["graded"] != r["submissions"] for r in results):
+    if any(
+        r[1]["graded"] != args.copies or r[2]["graded"] != args.copies for r in rows
+    ):
         sys.exit("some submissions were not graded: see the reports above")
 
 
@@ -147,13 +168,12 @@ def sandbox_cost(assignments: list[str], copies: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for assignment in assignments:
             bare = grade_assignment(
-                assignment,
-                copies,
-                Path(tmp),
-                "--unsandboxed",
+                assignment, copies, Path(tmp), "--unsandboxed", "--workers=1",
                 name=f"{assignment}-bare",
+            )  # fmt: skip
+            boxed = grade_assignment(
+                assignment, copies, Path(tmp), "--workers=1", name=assignment
             )
-            boxed = grade_assignment(assignment, copies, Path(tmp), name=assignment)
             rows.append((assignment, bare, boxed))
             print(
                 f"{assignment:<32} unsandboxed {bare['seconds_per_submission']:>6} s, "
@@ -166,7 +186,7 @@ def sandbox_cost(assignments: list[str], copies: int) -> None:
     print(
         json.dumps(
             {
-                "host": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "host": f"{platform.machine()}, {cores()} CPU cores",
                 "copies": copies,
                 "unsandboxed_s_per_student": round(bare_s / copies, 1),
                 "sandboxed_s_per_student": round(boxed_s / copies, 1),

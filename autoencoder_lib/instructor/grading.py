@@ -29,21 +29,22 @@ instructor's attention, 2 when grading cannot start, 0 otherwise.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import limits, submissions
-from .preprocessors import REPORT_ENV, UNSANDBOXED_ENV
+from . import limits, submissions, tasks
 
 # Calls that end the kernel; a submission containing one is the likely cause of a death.
 _KERNEL_KILLERS = re.compile(
@@ -61,6 +62,7 @@ class Outcome:
     sandboxed: bool = True
     notes: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    earlier: bool = False
 
     def line(self) -> str:
         if self.graded:
@@ -70,6 +72,8 @@ class Outcome:
         notes = list(self.notes)
         if self.graded and self.manual_points:
             notes.insert(0, f"{self.manual_points:g} points wait for grading by hand")
+        if self.earlier:
+            notes.insert(0, "graded earlier, unchanged since (FORCE=1 regrades)")
         if self.flags:
             notes.append("FLAGGED for review: " + "; ".join(self.flags[:4]))
             if len(self.flags) > 4:
@@ -271,32 +275,6 @@ def _course_config(course: Path) -> tuple[str, str]:
     return str(url), str(section.get("course_id", "default_course"))
 
 
-def _nbgrader(args: list[str], cwd: Path, env: dict, log, timeout: float) -> int:
-    command = [sys.executable, "-m", "nbgrader", *args]
-    try:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        ).returncode
-    except subprocess.TimeoutExpired:
-        log.write(f"\n[grading] nbgrader did not finish within {timeout:.0f} s\n")
-        return -1
-
-
-def _environment(sandboxed: bool) -> dict:
-    env = dict(os.environ, AUTOENCODER_FAST="1")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("AUTOENCODER_DB_URL", None)  # private runs use their own gradebook
-    if not sandboxed:
-        env[UNSANDBOXED_ENV] = "1"
-    return env
-
-
 def _template(course: Path, assignment: str, work: Path, env: dict) -> Path:
     """A course folder whose gradebook holds only this assignment (no student)."""
     template = work / "template"
@@ -307,7 +285,7 @@ def _template(course: Path, assignment: str, work: Path, env: dict) -> Path:
     )
     url = f"sqlite:///{template / 'gradebook.db'}"
     with open(work / "template.log", "w", encoding="utf-8") as log:
-        code = _nbgrader(
+        code = tasks.nbgrader(
             ["generate_assignment", assignment, "--force",
              f"--CourseDirectory.db_url={url}"],
             template, env, log, timeout=limits.MACHINE_TIMEOUT_S,
@@ -319,9 +297,24 @@ def _template(course: Path, assignment: str, work: Path, env: dict) -> Path:
     return template
 
 
+def _template_files(template: Path, assignment: str) -> dict[str, bytes]:
+    """What a private course needs: the config, the gradebook, the solutions."""
+    files = {
+        name: (template / name).read_bytes()
+        for name in ("nbgrader_config.py", "gradebook.db")
+    }
+    files.update(
+        {
+            f"solutions/{assignment}/{k}": v
+            for k, v in tasks.pack(template / "solutions" / assignment).items()
+        }
+    )
+    return files
+
+
 @dataclass
 class StudentRun:
-    """One student's grading in a private course folder; produced by grade_student."""
+    """One student's private grading, unpacked on the instructor's machine."""
 
     student: str
     folder: Path
@@ -329,40 +322,12 @@ class StudentRun:
     log: str
 
 
-def grade_student(
-    template: Path,
-    submitted: Path,
-    student: str,
-    assignment: str,
-    env: dict,
-    work: Path,
-) -> StudentRun:
-    """Grade one student in a private copy of the template course (trusted side)."""
-    folder = work / "students" / student
+def _unpacked(result: tasks.Result, work: Path) -> StudentRun:
+    folder = work / "students" / result.student
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    shutil.copy(template / "nbgrader_config.py", folder)
-    shutil.copy(template / "gradebook.db", folder)
-    shutil.copytree(template / "solutions", folder / "solutions")
-    shutil.copytree(
-        submitted / student / assignment,
-        folder / "submitted" / student / assignment,
-        symlinks=True,
-    )
-    url = f"sqlite:///{folder / 'gradebook.db'}"
-    cells = sum(
-        len(json.loads(p.read_text()).get("cells", []))
-        for p in (template / "solutions" / assignment).glob("*.ipynb")
-    )
-    budget = limits.MACHINE_TIMEOUT_S + cells * (limits.cell_timeout_s() + 30)
-    env = dict(env, **{REPORT_ENV: str(folder / "guard.json")})
-    log_path = folder / "autograde.log"
-    with open(log_path, "w", encoding="utf-8") as log:
-        code = _nbgrader(
-            ["autograde", assignment, "--force", f"--student={student}",
-             f"--CourseDirectory.db_url={url}"],
-            folder, env, log, timeout=budget,
-        )  # fmt: skip
-    return StudentRun(student, folder, code, log_path.read_text(errors="replace"))
+    tasks.unpack(result.files, folder)
+    return StudentRun(result.student, folder, result.returncode, result.log)
 
 
 def _private_result(run: StudentRun, assignment: str):
@@ -432,26 +397,47 @@ def merge(run: StudentRun, assignment: str, url: str, course_id: str, flag: bool
         target.db.commit()
 
 
-def gradebook_digests(url: str, course_id: str) -> dict[tuple[str, str], str]:
-    """(student, assignment) -> a checksum of everything the gradebook says of it."""
-    from nbgrader.api import Gradebook
+def gradebook_digests(
+    url: str,
+    course_id: str,
+    only: tuple[str, str] | None = None,
+    automatic_only: bool = False,
+) -> dict[tuple[str, str], str]:
+    """(student, assignment) -> a checksum of everything the gradebook says of it
+    (of what autograding writes, with ``automatic_only``; ``only`` one submission)."""
+    from nbgrader.api import Gradebook, MissingEntry
 
     digests = {}
     with Gradebook(url, course_id) as gradebook:
-        for assignment in gradebook.assignments:
-            for submission in gradebook.assignment_submissions(assignment.name):
-                rows = [str(submission.timestamp)]
-                for nb in sorted(submission.notebooks, key=lambda n: n.name):
-                    rows.append(f"{nb.name}|{nb.flagged}|{nb.late_submission_penalty}")
-                    for g in sorted(nb.grades, key=lambda g: g.name):
-                        rows.append(
-                            f"{g.name}|{g.auto_score}|{g.manual_score}|"
-                            f"{g.extra_credit}|{g.needs_manual_grade}"
+        if only is not None:
+            try:
+                found = [gradebook.find_submission(only[1], only[0])]
+            except MissingEntry:
+                found = []
+        else:
+            found = [
+                submission
+                for assignment in gradebook.assignments
+                for submission in gradebook.assignment_submissions(assignment.name)
+            ]
+        for submission in found:
+            rows = [str(submission.timestamp)]
+            for nb in sorted(submission.notebooks, key=lambda n: n.name):
+                rows.append(f"{nb.name}|{nb.late_submission_penalty}")
+                if not automatic_only:
+                    rows[-1] += f"|{nb.flagged}"
+                for g in sorted(nb.grades, key=lambda g: g.name):
+                    rows.append(f"{g.name}|{g.auto_score}")
+                    if not automatic_only:  # what grading by hand changes
+                        rows[-1] += (
+                            f"|{g.needs_manual_grade}|{g.manual_score}|{g.extra_credit}"
                         )
-                    for c in sorted(nb.comments, key=lambda c: c.name):
-                        rows.append(f"{c.name}|{c.auto_comment}|{c.manual_comment}")
-                key = (submission.student.id, assignment.name)
-                digests[key] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+                for c in sorted(nb.comments, key=lambda c: c.name):
+                    rows.append(f"{c.name}|{c.auto_comment}")
+                    if not automatic_only:
+                        rows[-1] += f"|{c.manual_comment}"
+            key = (submission.student.id, submission.assignment.name)
+            digests[key] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return digests
 
 
@@ -485,14 +471,122 @@ def _install(run: StudentRun, course: Path, assignment: str) -> None:
         staging.rename(target)
 
 
+def _record_path(course: Path, student: str, assignment: str) -> Path:
+    return course / "logs" / assignment / f"{student}.graded.json"
+
+
+def _submitted_digest(submitted: Path, student: str, assignment: str) -> str:
+    files = tasks.pack(submitted / student / assignment)
+    digest = hashlib.sha256()
+    for name, content in sorted(files.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def _graded_earlier(course, student, assignment, auto_rows) -> Outcome | None:
+    """The recorded outcome if this student's submission was graded and merged before
+    and neither it nor its automatic rows in the gradebook have changed since."""
+    try:
+        record = json.loads(_record_path(course, student, assignment).read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        record.get("submitted")
+        != _submitted_digest(course / "submitted", student, assignment)
+        or record.get("rows") != auto_rows.get((student, assignment))
+        or not (course / "autograded" / student / assignment).is_dir()
+    ):
+        return None
+    return Outcome(student, graded=True, earlier=True, **record["outcome"])
+
+
+def _record(course, run: StudentRun, assignment, outcome, url, course_id) -> str:
+    """Note that this submission is graded and merged; returns its rows' digest."""
+    key = (run.student, assignment)
+    rows = gradebook_digests(url, course_id, key)[key]
+    auto = gradebook_digests(url, course_id, key, automatic_only=True)[key]
+    fields = ("score", "max_score", "manual_points", "sandboxed", "notes", "flags")
+    record = {
+        "submitted": _submitted_digest(course / "submitted", run.student, assignment),
+        "rows": auto,
+        "outcome": {f: getattr(outcome, f) for f in fields},
+    }
+    path = _record_path(course, run.student, assignment)
+    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return rows
+
+
+@contextlib.contextmanager
+def _uninterrupted():
+    """Ctrl-C waits until one student's merge, graded notebook and record are all
+    written, so an interrupted run never leaves a student half-merged."""
+    blocked = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "pthread_sigmask"
+    )
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def default_workers() -> int:
+    """One student per core, as many as memory holds at the kernel's memory cap."""
+    cores = tasks.cores()
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return cores
+    return max(1, min(cores, int(memory // limits.kernel_memory_gb())))
+
+
+class _Progress:
+    """done / total and the time left, on stderr, as each student finishes."""
+
+    def __init__(self, assignment: str, total: int):
+        self.assignment, self.total, self.done = assignment, total, 0
+        self.start = time.monotonic()
+
+    def tick(self) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.start
+        left = elapsed / self.done * (self.total - self.done)
+        print(
+            f"  ... {self.assignment}: {self.done} / {self.total} graded, "
+            f"{elapsed:.0f} s so far, about {left:.0f} s left",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _result(future, student: str) -> tasks.Result:
+    """A task's result; a task that failed (its worker died too often, the cluster
+    went away) is a run that failed, with the reason in its log."""
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 (any failure of the executor)
+        return tasks.Result(
+            student, -3, f"[grading] the grading task failed: {error!r}\n", {}
+        )
+
+
 def autograde(
     course: Path,
     assignment: str,
     sandboxed: bool = True,
     workers: int = 1,
     check_solution: bool = True,
+    executor=None,
+    force: bool = False,
 ) -> list[Outcome]:
-    """Grade one assignment of the course in ``course``; one outcome per student."""
+    """Grade one assignment of the course in ``course``; one outcome per student.
+
+    Students run side by side on ``executor`` (a ``concurrent.futures`` executor: a
+    Dask client's, say) or on ``workers`` threads here. Each result is merged as soon
+    as the solution check has passed, so an interrupted run keeps what it merged and
+    the next run grades only what is missing (``force`` regrades everyone)."""
     from .preprocessors import instructor_imports
 
     submitted = course / "submitted"
@@ -517,51 +611,91 @@ def autograde(
     logs.mkdir(parents=True, exist_ok=True)
     before_files = file_digests(submitted)
     before_rows = gradebook_digests(url, course_id)
-    env = _environment(sandboxed)
+    if not force:
+        auto_rows = gradebook_digests(url, course_id, automatic_only=True)
+        for student in list(to_grade):
+            earlier = _graded_earlier(course, student, assignment, auto_rows)
+            if earlier is not None:
+                outcomes[student] = earlier
+                to_grade.remove(student)
+    if not to_grade:
+        return [outcomes[s] for s in students]
+    env = tasks.environment(sandboxed)
     modules = set()
     for path in (course / "solutions" / assignment).glob("*.ipynb"):
         import nbformat
 
         modules |= set(instructor_imports(nbformat.read(path, as_version=4)))
     after_merge: dict[tuple[str, str], str] = {}
+
+    def finish(run: StudentRun) -> None:
+        with _uninterrupted():
+            _finish(run)
+
+    def _finish(run: StudentRun) -> None:
+        outcome = outcomes[run.student]
+        log_path = logs / f"{run.student}.log"
+        log_path.write_text(run.log, encoding="utf-8")
+        _judge(run, outcome, course, assignment, modules, log_path)
+        if outcome.graded:
+            merge(run, assignment, url, course_id, flag=bool(outcome.flags))
+            _install(run, course, assignment)
+            after_merge[(run.student, assignment)] = _record(
+                course, run, assignment, outcome, url, course_id
+            )
+
     with tempfile.TemporaryDirectory(prefix=f"ae-grade-{assignment}-") as tmp:
         work = Path(tmp)
         template = _template(course, assignment, work, env)
-        canary = _canary_submission(template, assignment, work)
-        start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            check = pool.submit(
-                grade_student, template, canary, CANARY, assignment, env, work
-            )
-            futures = [
-                pool.submit(
-                    grade_student, template, submitted, s, assignment, env, work
-                )
-                for s in to_grade
-            ]
-            runs = _as_completed(futures, assignment, start)
-            check_run = check.result()
-        (logs / f"{CANARY}.log").write_text(check_run.log, encoding="utf-8")
-        shortfall = _shortfall(check_run, assignment) if check_solution else None
-        if shortfall:
-            raise RuntimeError(
-                f"the instructor's own solution {shortfall} when graded here, so "
-                "every grade would be wrong; nothing was graded or written. See "
-                f"{(logs / f'{CANARY}.log').relative_to(course)} (data missing in the "
-                "sandbox? a limit too tight?)"
-            )
-        for run in runs:
-            student = run.student
-            outcome = outcomes[student]
-            log_path = logs / f"{student}.log"
-            log_path.write_text(run.log, encoding="utf-8")
-            _judge(run, outcome, course, assignment, modules, log_path)
-            if outcome.graded:
-                merge(run, assignment, url, course_id, flag=bool(outcome.flags))
-                _install(run, course, assignment)
-                after_merge[(student, assignment)] = gradebook_digests(
-                    url, course_id
-                ).get((student, assignment), "")
+        files = _template_files(template, assignment)
+        pool = executor or ThreadPoolExecutor(max_workers=max(1, workers))
+        # Here, the cores are shared among the students graded at once; a Dask
+        # worker shares its own (0).
+        threads = 0 if executor or workers <= 1 else max(1, tasks.cores() // workers)
+        futures = {}
+        if check_solution:
+            canary = _canary_submission(template, assignment, work)
+            task = tasks.Task(
+                CANARY, assignment, files,
+                tasks.pack(canary / CANARY / assignment), sandboxed, threads,
+            )  # fmt: skip
+            futures[pool.submit(tasks.run, task)] = CANARY
+        for student in to_grade:
+            task = tasks.Task(
+                student, assignment, files,
+                tasks.pack(submitted / student / assignment), sandboxed, threads,
+            )  # fmt: skip
+            futures[pool.submit(tasks.run, task)] = student
+        progress = _Progress(assignment, len(to_grade))
+        waiting: list[StudentRun] | None = [] if check_solution else None
+        try:
+            for future in as_completed(futures):
+                student = futures[future]
+                run = _unpacked(_result(future, student), work)
+                if student == CANARY:
+                    (logs / f"{CANARY}.log").write_text(run.log, encoding="utf-8")
+                    shortfall = _shortfall(run, assignment)
+                    if shortfall:
+                        raise RuntimeError(
+                            f"the instructor's own solution {shortfall} when graded "
+                            "here, so every grade would be wrong; no grade was "
+                            f"written. See {(logs / f'{CANARY}.log').relative_to(course)}"
+                            " (data missing in the sandbox? a limit too tight?)"
+                        )
+                    for earlier in waiting:
+                        finish(earlier)
+                    waiting = None
+                    continue
+                progress.tick()
+                if waiting is None:
+                    finish(run)
+                else:
+                    waiting.append(run)
+        finally:
+            for future in futures:
+                future.cancel()
+            if executor is None:
+                pool.shutdown(wait=True, cancel_futures=True)
     changed = _verify(
         course, submitted, before_files, before_rows, after_merge, url, course_id
     )
@@ -614,22 +748,6 @@ def _shortfall(run: StudentRun, assignment: str) -> str | None:
             and (grade.auto_score or 0) < grade.max_score
         ]
     return f"lost marks ({', '.join(short[:4])})" if short else None
-
-
-def _as_completed(futures, assignment: str, start: float) -> list:
-    """Each run as it finishes, with a progress line (done / total, time left)."""
-    runs = []
-    for done, future in enumerate(as_completed(futures), start=1):
-        runs.append(future.result())
-        elapsed = time.monotonic() - start
-        left = elapsed / done * (len(futures) - done)
-        print(
-            f"  ... {assignment}: {done} / {len(futures)} graded, "
-            f"{elapsed:.0f} s so far, about {left:.0f} s left",
-            file=sys.stderr,
-            flush=True,
-        )
-    return runs
 
 
 def _judge(run, outcome, course, assignment, modules, log_path) -> None:
@@ -696,6 +814,24 @@ def _verify(course, submitted, before_files, before_rows, after_merge, url, cour
     return sorted(set(changed))
 
 
+def _dask_executor(address: str):
+    """A ``concurrent.futures`` executor on the Dask cluster at ``address``."""
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise SystemExit(
+            "Grading on a cluster needs Dask: pip install -e '.[instructor]'"
+        ) from error
+    try:
+        client = Client(address, timeout="30s")
+    except OSError as error:
+        raise SystemExit(
+            f"No Dask scheduler answers at {address} ({error}). Start one with "
+            f"`dask scheduler` and workers with `dask worker {address} --nthreads 1`."
+        ) from error
+    return client, client.get_executor(pure=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -710,7 +846,21 @@ def main(argv: list[str] | None = None) -> int:
         help="grade without bubblewrap (every report line says so)",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="students graded at once (default 1)"
+        "--workers",
+        type=int,
+        default=None,
+        help="students graded at once on this machine (default: one per core, as "
+        "many as memory holds)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="grade on the Dask cluster whose scheduler is at this address "
+        "(tcp://host:8786) instead of this machine",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="regrade submissions graded before and unchanged since",
     )
     parser.add_argument(
         "--no-solution-check",
@@ -725,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
     if not submitted.is_dir():
         print("No submitted/ folder: collect submissions first (README, Grading).")
         return 1
-    if sandboxed:
+    if sandboxed and not options.scheduler:
         from . import sandbox
 
         reason = sandbox.unavailable()
@@ -739,27 +889,47 @@ def main(argv: list[str] | None = None) -> int:
     assignments = args or sorted(
         p.name for p in (course / "solutions").iterdir() if p.is_dir()
     )
+    client, executor = (
+        _dask_executor(options.scheduler) if options.scheduler else (None, None)
+    )
+    workers = options.workers or default_workers()
+    where = f"on {options.scheduler}" if client else f"{workers} at a time"
     attention = 0
-    for assignment in assignments:
-        if not any(submitted.glob(f"*/{assignment}")):
-            continue
-        mode = "sandboxed" if sandboxed else "UNSANDBOXED"
-        print(f"{assignment}  (limits: {_limits()}; fast mode; {mode})", flush=True)
-        try:
-            outcomes = autograde(
-                course,
-                assignment,
-                sandboxed=sandboxed,
-                workers=options.workers,
-                check_solution=not options.no_solution_check,
+    try:
+        for assignment in assignments:
+            if not any(submitted.glob(f"*/{assignment}")):
+                continue
+            mode = "sandboxed" if sandboxed else "UNSANDBOXED"
+            print(
+                f"{assignment}  (limits: {_limits()}; fast mode; {mode}; {where})",
+                flush=True,
             )
-        except RuntimeError as error:
-            print(f"  grading of {assignment} stopped: {error}")
-            attention += 1
-            continue
-        for outcome in outcomes:
-            print(outcome.line(), flush=True)
-            attention += outcome.needs_look()
+            try:
+                outcomes = autograde(
+                    course,
+                    assignment,
+                    sandboxed=sandboxed,
+                    workers=workers,
+                    check_solution=not options.no_solution_check,
+                    executor=executor,
+                    force=options.force,
+                )
+            except RuntimeError as error:
+                print(f"  grading of {assignment} stopped: {error}")
+                attention += 1
+                continue
+            for outcome in outcomes:
+                print(outcome.line(), flush=True)
+                attention += outcome.needs_look()
+    except KeyboardInterrupt:
+        print(
+            "Interrupted. Every student merged so far is in the gradebook; run the "
+            "same command again to grade only the rest."
+        )
+        return 130
+    finally:
+        if client is not None:
+            client.close()
     print(f"{attention} submission(s) need a look." if attention else "All graded.")
     return 1 if attention else 0
 
