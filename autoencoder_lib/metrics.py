@@ -89,25 +89,3 @@ def ssim_per_image(a, b, data_range: float = 1.0) -> np.ndarray:
 def ssim(a, b, data_range: float = 1.0) -> float:
     """Mean SSIM over the images of the batch (1 means identical)."""
     return float(np.mean(ssim_per_image(a, b, data_range)))
-
-
-def colourfulness_per_image(x) -> np.ndarray:
-    """Hasler and Süsstrunk's colourfulness of each RGB image in [0, 1]: (N,).
-
-    Introduced in notebook 05. With ``rg = R - G`` and ``yb = (R + G) / 2 - B`` on the
-    0-255 scale, ``M = sqrt(std_rg**2 + std_yb**2) + 0.3 * sqrt(mean_rg**2 + mean_yb**2)``.
-    0 is grey; the authors call about 33 "moderately", 59 "quite" and 82 "highly" colourful.
-    """
-    import keras
-
-    images = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"Expected RGB images shaped (N, height, width, 3), got {images.shape}."
-        )
-    r, g, b = (images[..., i] * 255.0 for i in range(3))
-    rg = (r - g).reshape(len(images), -1)
-    yb = (0.5 * (r + g) - b).reshape(len(images), -1)
-    spread = np.sqrt(rg.std(axis=1) ** 2 + yb.std(axis=1) ** 2)
-    offset = np.sqrt(rg.mean(axis=1) ** 2 + yb.mean(axis=1) ** 2)
-    return spread + 0.3 * offset

@@ -1,6 +1,7 @@
 """A variational autoencoder in Keras 3 style: ``keras.ops`` and a ``SeedGenerator``.
 
-Introduced in notebook 08, where you write the loss (:func:`negative_elbo`) yourself.
+Introduced in notebook 08, where you write the loss (``negative_elbo``) yourself and
+hand it to :func:`build`: the library has no loss of its own.
 No TensorFlow Probability and no ``add_loss`` on symbolic tensors: the loss lives in
 ``compute_loss``, so the same model trains on TensorFlow, JAX and PyTorch.
 """
@@ -14,35 +15,12 @@ import numpy as np
 from keras import ops
 
 
-def negative_elbo(x, reconstruction, z_mean, z_log_var):
-    """The VAE loss in nats, averaged over the batch.
-
-    Per example: the Bernoulli negative log-likelihood (binary cross-entropy) **summed**
-    over pixels, plus the KL divergence from N(z_mean, exp(z_log_var)) to N(0, 1)
-    **summed** over latent dimensions. Averaging either sum over its axis instead
-    rescales one term against the other (a classic cause of blurry samples or of a
-    collapsed latent space).
-    """
-    # NumPy arguments become backend tensors: PyTorch cannot subtract a tensor from an
-    # array.
-    z_mean = ops.convert_to_tensor(z_mean, "float32")
-    z_log_var = ops.convert_to_tensor(z_log_var, "float32")
-    batch = ops.shape(x)[0]
-    x = ops.reshape(ops.cast(x, "float32"), (batch, -1))
-    r = ops.clip(ops.reshape(reconstruction, (batch, -1)), 1e-7, 1.0 - 1e-7)
-    log_likelihood = ops.sum(x * ops.log(r) + (1.0 - x) * ops.log(1.0 - r), axis=1)
-    kl = -0.5 * ops.sum(
-        1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1
-    )
-    return ops.mean(kl - log_likelihood)
-
-
 class VAE(keras.Model):
     """``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps codes back.
 
     Training samples ``z = z_mean + exp(z_log_var / 2) * eps`` with a seeded generator;
-    ``predict`` decodes ``z_mean`` (no sampling). ``loss_fn(x, reconstruction, z_mean,
-    z_log_var)`` defaults to :func:`negative_elbo`.
+    ``predict`` decodes ``z_mean`` (no sampling). Training and :func:`test_negative_elbo`
+    use ``loss_fn(x, reconstruction, z_mean, z_log_var)``, the loss you wrote.
     """
 
     def __init__(self, encoder, decoder, loss_fn=None, seed: int = 0, **kwargs):
@@ -50,8 +28,16 @@ class VAE(keras.Model):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
-        self.loss_fn = loss_fn or negative_elbo
+        self.loss_fn = loss_fn
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _loss(self, x, reconstruction, z_mean, z_log_var):
+        if self.loss_fn is None:
+            raise ValueError(
+                "This VAE has no loss: build it with vae.build(..., loss_fn="
+                "negative_elbo), your negative ELBO, or set model.loss_fn."
+            )
+        return self.loss_fn(x, reconstruction, z_mean, z_log_var)
 
     def sample_code(self, z_mean, z_log_var):
         eps = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
@@ -68,13 +54,18 @@ class VAE(keras.Model):
         # y_pred was decoded from a sampled code when training; the encoder is
         # deterministic, so running it again gives the same mean and log-variance.
         z_mean, z_log_var = self.encoder(x, training=training)
-        return self.loss_fn(x, y_pred, z_mean, z_log_var)
+        return self._loss(x, y_pred, z_mean, z_log_var)
 
 
 def build(
-    latent_dim: int = 2, image_shape=(28, 28, 1), hidden_units=(512, 256), seed=0
+    latent_dim: int = 2,
+    image_shape=(28, 28, 1),
+    hidden_units=(512, 256),
+    seed=0,
+    loss_fn=None,
 ):
-    """A dense VAE: ``hidden_units`` down to ``latent_dim`` means and log-variances."""
+    """A dense VAE: ``hidden_units`` down to ``latent_dim`` means and log-variances,
+    trained with ``loss_fn(x, reconstruction, z_mean, z_log_var)``."""
     if (
         isinstance(latent_dim, bool)
         or not isinstance(latent_dim, int)
@@ -100,11 +91,12 @@ def build(
     )(h)
     outputs = keras.layers.Reshape(image_shape, dtype="float32")(h)
     decoder = keras.Model(codes, outputs, name="decoder")
-    return VAE(encoder, decoder, seed=seed)
+    return VAE(encoder, decoder, loss_fn=loss_fn, seed=seed)
 
 
 def test_negative_elbo(model: VAE, x, batch_size: int = 500, seed: int = 0) -> float:
-    """Mean negative ELBO in nats over ``x``, one sampled code per image (unbiased)."""
+    """Mean negative ELBO in nats over ``x`` (the model's own ``loss_fn``), one sampled
+    code per image (unbiased)."""
     generator = keras.random.SeedGenerator(seed)
     total = 0.0
     for start in range(0, len(x), batch_size):
@@ -113,6 +105,6 @@ def test_negative_elbo(model: VAE, x, batch_size: int = 500, seed: int = 0) -> f
         eps = keras.random.normal(ops.shape(z_mean), seed=generator)
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         reconstruction = model.decoder(z, training=False)
-        loss = negative_elbo(batch, reconstruction, z_mean, z_log_var)
+        loss = model._loss(batch, reconstruction, z_mean, z_log_var)
         total += float(ops.convert_to_numpy(loss)) * len(batch)
     return total / len(x)

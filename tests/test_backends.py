@@ -34,7 +34,18 @@ for build in builders:
     assert model.predict(x[:4], verbose=0).shape == (4, 28, 28, 1)
 
 binary = (x > 0.5).astype("float32")
-model = vae.build(latent_dim=2, hidden_units=(64,))
+def negative_elbo(x, reconstruction, z_mean, z_log_var):
+    batch = keras.ops.shape(x)[0]
+    x = keras.ops.reshape(x, (batch, -1))
+    r = keras.ops.clip(keras.ops.reshape(reconstruction, (batch, -1)), 1e-7, 1 - 1e-7)
+    nll = -keras.ops.sum(x * keras.ops.log(r) + (1 - x) * keras.ops.log(1 - r), axis=1)
+    kl = -0.5 * keras.ops.sum(
+        1 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=1
+    )
+    return keras.ops.mean(nll + kl)
+
+
+model = vae.build(latent_dim=2, hidden_units=(64,), loss_fn=negative_elbo)
 model.compile(optimizer=keras.optimizers.Adam(1e-3))
 losses = model.fit(binary, binary, epochs=5, batch_size=32, verbose=0).history["loss"]
 assert losses[-1] < losses[0], losses

@@ -72,22 +72,3 @@ def test_accepts_backend_tensors():
     a = keras.ops.zeros((2, 16, 16, 1))
     b = keras.ops.ones((2, 16, 16, 1))
     assert metrics.mse(a, b) == pytest.approx(1.0)
-
-
-def test_colourfulness_grey_is_zero_and_saturation_raises_it():
-    rng = np.random.default_rng(0)
-    grey = np.repeat(rng.random((3, 8, 8, 1)), 3, axis=-1)
-    np.testing.assert_allclose(metrics.colourfulness_per_image(grey), 0, atol=1e-9)
-    red = np.zeros((1, 4, 4, 3))
-    red[..., 0] = 1.0
-    # Uniform pure red: rg = 255, yb = 127.5, no spread: 0.3 * sqrt(255^2 + 127.5^2).
-    expected = 0.3 * np.hypot(255.0, 127.5)
-    assert metrics.colourfulness_per_image(red)[0] == pytest.approx(expected)
-    half = np.zeros((1, 4, 4, 3))
-    half[:, :2, :, 0] = 1.0  # half the image red, half black: spread appears
-    assert (
-        metrics.colourfulness_per_image(half)[0]
-        > metrics.colourfulness_per_image(red * 0.5)[0]
-    )
-    with pytest.raises(ValueError, match=r"RGB images shaped \(N, height, width, 3\)"):
-        metrics.colourfulness_per_image(grey[..., :1])
