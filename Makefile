@@ -14,11 +14,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab doctor instructor-lab collect test release check autograde feedback grades full-run help
+.PHONY: lab doctor instructor-lab collect test lint release check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
 	@echo "make test        run every test (fast mode)"
+	@echo "make lint        ruff check and ruff format --check (CI runs it first)"
 	@echo "make doctor      check this machine for the course, and say what to fix"
 	@echo "make instructor-lab  JupyterLab on the repository, with nbgrader's panels"
 	@echo "make release     regenerate course/ from solutions/ (instructors)"
@@ -95,6 +96,10 @@ $(POSTGRES_STAMP): $(STAMP)
 		    $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1; }; } || \
 		echo "Could not install PostgreSQL: the PostgreSQL gradebook test will be skipped."
 	touch $(POSTGRES_STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP) $(POSTGRES_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest

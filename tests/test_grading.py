@@ -88,10 +88,11 @@ def _grade(root, assignment):
                 student, assignment, source_path.name, fill(release_nb, answers)
             )
             submitted[path] = _sha(path)
-    # The probe's "solution" fails one test on purpose (stderr of its own), so the
-    # runner's check that the solution gets full marks is off for it alone.
-    extra = ("--no-solution-check",) if assignment == NOISE_PROBE else ()
-    course.report = course.autograde(assignment, *extra).stdout
+    # The runner's solution check would grade the solution a second time: here it is
+    # a student of its own, whose full marks test_solution_gets_full_marks asserts (the
+    # check itself is tested in test_hostile_submissions). The probe's "solution" also
+    # fails one test on purpose.
+    course.report = course.autograde(assignment, "--no-solution-check").stdout
     course.feedback(assignment)
     return course, submitted
 

@@ -827,7 +827,8 @@ def _dask_executor(address: str):
     except OSError as error:
         raise SystemExit(
             f"No Dask scheduler answers at {address} ({error}). Start one with "
-            f"`dask scheduler` and workers with `dask worker {address} --nthreads 1`."
+            f"`dask scheduler` and on each grading machine `dask worker {address} "
+            "--nthreads N` (N students at once)."
         ) from error
     return client, client.get_executor(pure=False)
 
