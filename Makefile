@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab doctor instructor-lab collect test lint release check autograde feedback grades full-run help
+.PHONY: lab doctor instructor-lab collect test lint student-edition release check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
@@ -23,6 +23,7 @@ help:
 	@echo "make doctor      check this machine for the course, and say what to fix"
 	@echo "make instructor-lab  JupyterLab on the repository, with nbgrader's panels"
 	@echo "make release     regenerate course/ from solutions/ (instructors)"
+	@echo "make student-edition DEST=... REPOSITORY=...  the tree students get (instructors)"
 	@echo "make check       report broken submissions before grading (instructors)"
 	@echo "make collect     unpack LMS downloads from downloaded/ into submitted/ (ASSIGNMENT=...)"
 	@echo "make autograde   grade submitted/<student>/<assignment>/ (instructors)"
@@ -96,6 +97,11 @@ $(POSTGRES_STAMP): $(STAMP)
 		    $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1; }; } || \
 		echo "Could not install PostgreSQL: the PostgreSQL gradebook test will be skipped."
 	touch $(POSTGRES_STAMP)
+
+# The tree students get (no solutions, no hidden tests, no instructor code), as a new git
+# repository in DEST, its links pointing at REPOSITORY (autoencoder_lib/instructor/edition.py).
+student-edition: $(STAMP)
+	$(BIN)/python -m autoencoder_lib.instructor.edition "$(DEST)" --repository="$(REPOSITORY)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,214 @@
+"""The student edition: the tree students get, without a solution or a hidden test.
+
+    make student-edition DEST=../course-students REPOSITORY=https://github.com/org/course-students
+    python -m autoencoder_lib.instructor.edition DEST --repository URL
+
+This repository is the instructor's and stays private: it holds ``solutions/`` (every
+answer and hidden test), ``tests/`` (with the catalogue of wrong answers) and their
+history. The edition holds the released notebooks (their Colab badges and set-up cell
+pointing at ``REPOSITORY``), the student-side library (``autoencoder_lib`` without
+``instructor/``), packaging, a student README and the JupyterLab settings, as a new
+git repository with one commit, ready to push to ``REPOSITORY``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .course import ROOT, Course, assignments
+
+_PLACEHOLDERS = ("your-org", "{{", "example.com", "example.org")
+
+STUDENT_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "autoencoder_lib"
+version = "{version}"
+description = "Hands-on autoencoder course: the helpers the notebooks call (Keras 3)"
+readme = "README.md"
+requires-python = ">=3.10"
+license = {{ text = "MIT" }}
+# What the notebooks import, and no more: on Colab these are already there.
+dependencies = [
+    "keras>=3.3",
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "scikit-learn>=1.3",
+    "scikit-image>=0.21",
+    "pillow>=9.0",
+    "matplotlib>=3.7",
+    "ipywidgets>=7.7",
+]
+
+[project.optional-dependencies]
+# Your own machine: JupyterLab, a Keras backend, and nbgrader's Validate button.
+lab = [
+    "jupyterlab>=4.0",
+    "tensorflow>=2.16",
+    "nbgrader>=0.9.2",
+]
+
+[project.urls]
+Homepage = "{repository}"
+
+[tool.setuptools]
+packages = ["autoencoder_lib"]
+"""
+
+STUDENT_MAKEFILE = """\
+# `make lab`: a virtual environment with the course library, then JupyterLab on course/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: lab
+
+$(VENV)/.installed: pyproject.toml
+\ttest -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+\t$(BIN)/python -m pip install --upgrade pip
+\t$(BIN)/python -m pip install -e '.[lab]'
+\ttouch $@
+
+lab: $(VENV)/.installed
+\tJUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-student $(BIN)/jupyter lab course/
+"""
+
+STUDENT_README = """\
+# Autoencoders, hands on
+
+Eight notebooks, from a basic autoencoder to a variational one, each with exercises that
+check themselves as you go: {titles}.
+
+## On your machine
+
+```bash
+git clone {repository} && cd {name}
+make lab
+```
+
+`make lab` makes a virtual environment in `.venv/`, installs the course library with
+JupyterLab and TensorFlow into it (Python 3.10 or newer), and opens `course/` in JupyterLab.
+The datasets download on first use.
+
+## On Google Colab
+
+Open a notebook from its **Open in Colab** badge, run its first cell (it installs the course
+library; nothing else of Colab's changes), and pick a GPU runtime.
+
+## Handing in
+
+Run the test cell under each exercise; nbgrader's **Validate** button runs the whole notebook.
+The tests you see are a subset: more tests decide your grade. Hand in the `.ipynb` file.
+"""
+
+GITIGNORE = """\
+.venv/
+__pycache__/
+*.egg-info/
+.ipynb_checkpoints/
+"""
+
+
+def check_repository(url: str) -> str:
+    """The repository students get the course from; a placeholder is refused."""
+    url = (url or "").strip().removesuffix(".git").rstrip("/")
+    if not re.match(r"^https://[^/\s]+/[^\s]+$", url) or any(
+        p in url for p in _PLACEHOLDERS
+    ):
+        raise ValueError(
+            "Say where students get the course: REPOSITORY=https://github.com/<org>/"
+            f"<repo> (the student edition's public repository), not {url or 'nothing'!r}."
+        )
+    return url
+
+
+def _version() -> str:
+    from autoencoder_lib import __version__
+
+    return __version__
+
+
+def _released_notebooks(repository: str, work: Path) -> Path:
+    """Every assignment released again, its links stamped with ``repository``."""
+    course = Course(work)
+    env = dict(os.environ, AUTOENCODER_COURSE_REPOSITORY=repository)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    for assignment in assignments():
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", "--force",
+             assignment, f"--CourseDirectory.db_url=sqlite:///{work / 'release.db'}"],
+            cwd=course.root, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    return course.root / "course"
+
+
+def build(dest: Path, repository: str) -> Path:
+    """Write the student edition into ``dest`` (which must not exist or be empty)."""
+    repository = check_repository(repository)
+    dest = Path(dest).resolve()
+    if dest.exists() and any(dest.iterdir()):
+        raise FileExistsError(
+            f"{dest} is not empty: give a new folder (nothing is overwritten)."
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ae-edition-") as tmp:
+        released = _released_notebooks(repository, Path(tmp))
+        shutil.copytree(released, dest / "course")
+    shutil.copytree(
+        ROOT / "autoencoder_lib",
+        dest / "autoencoder_lib",
+        ignore=shutil.ignore_patterns("instructor", "__pycache__", "*.pyc"),
+    )
+    shutil.copytree(ROOT / "jupyter-student", dest / "jupyter-student")
+    name = repository.rsplit("/", 1)[-1]
+    titles = ", ".join(a.split("_", 1)[1].replace("_", " ") for a in assignments())
+    (dest / "pyproject.toml").write_text(
+        STUDENT_PYPROJECT.format(version=_version(), repository=repository)
+    )
+    (dest / "Makefile").write_text(STUDENT_MAKEFILE)
+    (dest / "README.md").write_text(
+        STUDENT_README.format(repository=repository, name=name, titles=titles)
+    )
+    (dest / ".gitignore").write_text(GITIGNORE)
+    git = ["git", "-C", str(dest), "-c", "user.name=Course edition",
+           "-c", "user.email=edition@localhost", "-c", "init.defaultBranch=main"]  # fmt: skip
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", f"Student edition {_version()}"], check=True
+    )
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m autoencoder_lib.instructor.edition",
+        description="Write the student edition (no solutions, no hidden tests).",
+    )
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--repository", default="")
+    options = parser.parse_args(argv)
+    try:
+        dest = build(options.dest, options.repository)
+    except (ValueError, FileExistsError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(
+        f"Student edition in {dest}: push it to {check_repository(options.repository)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The student edition holds no answer: no line of any solution or hidden-test block of
+solutions/, in any file or in its git history; and no instructor-side file."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from autoencoder_lib.instructor import edition
+from autoencoder_lib.instructor.course import ROOT, SOLUTIONS
+
+REPOSITORY = "https://github.com/acme/autoencoders-students"
+_BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+
+
+# Building blocks that the library's own builders are made of too; an answer is the
+# lines around them, which stay secret.
+GENERIC = {
+    "h = keras.layers.Flatten()(inputs)",
+    "code = keras.layers.Dense(",
+    "rng = np.random.default_rng(seed)",
+}
+
+
+def _secret_lines() -> set[str]:
+    """Non-trivial lines inside solution and hidden-test blocks that the notebooks do
+    not show outside such blocks (an instruction that quotes a line gives it away)."""
+    inside, visible = set(), []
+    for path in SOLUTIONS.glob("*/*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            for _, block in _BLOCK.findall(source):
+                inside |= {ln.strip() for ln in block.splitlines()}
+            visible.append(_BLOCK.sub("", source))
+    shown = "\n".join(visible)
+    return {
+        ln
+        for ln in inside - GENERIC
+        if len(ln) >= 16 and not ln.startswith("#") and ln not in shown
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("edition") / "course-students"
+    return edition.build(dest, REPOSITORY)
+
+
+def _leaks(folder, secrets) -> set[tuple[str, str]]:
+    texts = {
+        str(p.relative_to(folder)): p.read_text(errors="replace")
+        for p in folder.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(folder).parts
+    }
+    texts["git history"] = subprocess.run(
+        ["git", "-C", folder, "log", "-p", "--all", "--format=%B"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {(name, ln) for name, text in texts.items() for ln in secrets if ln in text}
+
+
+def test_no_solution_or_hidden_test_line_is_in_any_file_or_commit(built):
+    secrets = _secret_lines()
+    assert len(secrets) > 100, "the secret lines were not found"
+    found = _leaks(built, secrets)
+    assert not found, sorted(found)[:10]
+
+
+def test_the_leak_check_finds_an_answer_in_the_library_or_a_commit(built, tmp_path):
+    """05's colourfulness answer, as autoencoder_lib/metrics.py once held it, is caught
+    in a file and, once deleted again, in the history."""
+    secrets = _secret_lines()
+    answer = "yb = (0.5 * (r + g) - b).reshape(len(x), -1)"
+    assert answer in secrets
+    copy = tmp_path / "copy"
+    subprocess.run(["git", "clone", "-q", built, copy], check=True)
+    planted = copy / "autoencoder_lib" / "metrics.py"
+    planted.write_text(planted.read_text() + f"\n# {answer}\n")
+    assert ("autoencoder_lib/metrics.py", answer) in _leaks(copy, secrets)
+    git = ["git", "-C", copy, "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "commit", "-qam", "leak"], check=True)
+    subprocess.run(
+        ["git", "-C", copy, "checkout", "-q", "HEAD~1", "--", "."], check=True
+    )
+    subprocess.run([*git, "commit", "-qam", "unleak"], check=True)
+    assert _leaks(copy, secrets) == {("git history", answer)}
+
+
+def test_no_instructor_file_and_links_point_at_the_student_repository(built):
+    names = {p.relative_to(built).as_posix() for p in built.rglob("*")}
+    for forbidden in ("solutions", "tests", "nbgrader_config.py", "benchmarks",
+                      "autoencoder_lib/instructor", "gradebook.db"):  # fmt: skip
+        assert forbidden not in names, forbidden
+    assert not [n for n in names if "wrong_answers" in n]
+    notebooks = sorted(built.glob("course/*/*.ipynb"))
+    assert len(notebooks) == len(list(SOLUTIONS.glob("*/*.ipynb")))
+    for path in notebooks:
+        text = path.read_text()
+        assert REPOSITORY in text and "your-org" not in text, path.name
+        assert (
+            f"colab.research.google.com/github/acme/autoencoders-students/blob/main/course/{path.parent.name}/{path.name}"
+            in text
+        )
+    log = subprocess.run(
+        ["git", "-C", built, "log", "--oneline"], capture_output=True, text=True
+    ).stdout.splitlines()
+    assert len(log) == 1
+    pyproject = (built / "pyproject.toml").read_text()
+    assert "tensorflow" not in pyproject.split("[project.optional-dependencies]")[0]
+    assert '"ipywidgets>=7.7"' in pyproject
+
+
+def test_the_library_in_the_edition_imports_without_the_instructor_side(built):
+    code = (
+        "import autoencoder_lib, autoencoder_lib.data, autoencoder_lib.vae; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=built, capture_output=True, text=True,
+        env={"PYTHONPATH": str(built), "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "numpy"},
+    )  # fmt: skip
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "https://github.com/your-org/autoencoder-course", "{{COURSE_REPOSITORY}}"],
+)
+def test_a_placeholder_repository_is_refused_with_one_line(tmp_path, url):
+    result = subprocess.run(
+        [sys.executable, "-m", "autoencoder_lib.instructor.edition",
+         tmp_path / "out", f"--repository={url}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Say where students get the course")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="nothing is overwritten"):
+        edition.build(tmp_path, REPOSITORY)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
