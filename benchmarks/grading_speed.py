@@ -70,7 +70,12 @@ def grade_assignment(
         cwd=course, env=_env(), capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    graded = result.stdout.count(" graded ")
+    # Report lines: "  <student>  graded  <score> / <max>  <notes>".
+    graded = sum(
+        1
+        for line in result.stdout.splitlines()
+        if line.startswith("  ") and line.split()[1:2] == ["graded"]
+    )
     return {
         "assignment": assignment,
         "submissions": copies,
