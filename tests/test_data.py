@@ -1,4 +1,5 @@
 import gzip
+import re
 import shutil
 
 import numpy as np
@@ -136,3 +137,38 @@ def test_flatten():
     assert data.flatten(np.zeros((3, 28, 28, 1))).shape == (3, 784)
     with pytest.raises(ValueError, match="batch of images"):
         data.flatten(np.zeros(5))
+
+
+def _remote_files():
+    for name, dataset in data.REGISTRY.items():
+        for entry in dataset.files.values():
+            for remote in entry if isinstance(entry, tuple) else (entry,):
+                yield name, remote
+
+
+def test_every_registry_file_has_a_public_source_and_a_checksum():
+    """Colab and a fresh laptop fetch every file from its source, checked on arrival."""
+    files = list(_remote_files())
+    assert len(files) == 4 + 4 + 1
+    for name, remote in files:
+        assert remote.url.startswith("https://"), (name, remote.url)
+        assert remote.url.endswith("/" + remote.filename), (name, remote.url)
+        assert re.fullmatch(r"[0-9a-f]{32}|[0-9a-f]{64}", remote.checksum), remote
+
+
+def test_each_offline_file_matches_its_registry_checksum():
+    folder = data.data_dir()
+    if folder is None:
+        pytest.skip(f"no offline data folder (${data.DATA_DIR_ENV} unset)")
+    checked = []
+    for name, remote in _remote_files():
+        path = folder / name / remote.filename
+        if path.is_file():
+            data.verify(path, remote.checksum, "the offline folder holds another file")
+            checked.append(path)
+    subset = folder / data.CIFAR10_SUBSET_FOLDER
+    for filename, checksum in data.CIFAR10_SUBSET_CHECKSUMS.items():
+        if (subset / filename).is_file():
+            data.verify(subset / filename, checksum, "the offline subset differs")
+            checked.append(subset / filename)
+    assert checked, f"no registry file found in {folder}"
