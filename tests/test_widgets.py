@@ -1,3 +1,9 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,3 +92,34 @@ def test_latent_sliders_decode_one_point_per_redraw():
     assert explorer.last["nearest_code_distance"] < far
     with pytest.raises(ValueError, match=r"shaped \(N, 2\)"):
         widgets.LatentExplorer(Decoder(), codes[:, :1])
+
+
+WIDGETS7 = Path(sys.executable).parent.parent / "widgets7"
+
+
+@pytest.mark.skipif(
+    os.environ.get("AUTOENCODER_WIDGETS7") == "1", reason="already under ipywidgets 7"
+)
+def test_the_explorers_work_under_colabs_ipywidgets_7_7():
+    """Colab ships ipywidgets 7.7.1 (../shared/colab/): every test above runs again
+    with it first on the path (`make test` installs it into .venv/widgets7)."""
+    if not (WIDGETS7 / "ipywidgets").is_dir():
+        pytest.skip(f"ipywidgets 7.7.1 is not installed in {WIDGETS7} (make test does)")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(WIDGETS7), os.environ.get("PYTHONPATH", "")]),
+        AUTOENCODER_WIDGETS7="1",
+    )
+    version = subprocess.run(
+        [sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert version == "7.7.1"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"\b[1-9]\d* passed, 1 skipped", result.stdout), result.stdout[
+        -1000:
+    ]
