@@ -101,8 +101,9 @@ The datasets download on first use.
 
 ## On Google Colab
 
-Open a notebook from its **Open in Colab** badge, run its first cell (it installs the course
-library; nothing else of Colab's changes), and pick a GPU runtime.
+Open a notebook from its **Open in Colab** badge, run its first cell and pick a GPU runtime.
+The cell installs the course library alone (a few pure-Python files, at this edition's tag);
+everything else it needs is already on Colab, and none of Colab's packages change.
 
 ## Handing in
 
@@ -186,6 +187,8 @@ def build(dest: Path, repository: str) -> Path:
     subprocess.run(
         [*git, "commit", "-q", "-m", f"Student edition {_version()}"], check=True
     )
+    # The notebooks' Colab cell installs the library at this tag (push it too).
+    subprocess.run([*git, "tag", f"v{_version()}"], check=True)
     return dest
 
 

@@ -343,7 +343,8 @@ class ShortTestErrors(Preprocessor):
 
 
 class StampCourseLinks(Preprocessor):
-    """Fill {{COURSE_REPOSITORY}} and {{COLAB_URL}} in the released notebooks."""
+    """Fill {{COURSE_REPOSITORY}}, {{COURSE_VERSION}} (the library's version, which
+    the student edition tags) and {{COLAB_URL}} in the released notebooks."""
 
     enabled = Bool(True)
     repository = Unicode(
@@ -361,8 +362,12 @@ class StampCourseLinks(Preprocessor):
             if len(github) == 2
             else "https://colab.research.google.com/"
         )
+        from autoencoder_lib import __version__ as version
+
         for cell in nb.cells:
-            cell.source = cell.source.replace(
-                "{{COURSE_REPOSITORY}}", repository
-            ).replace("{{COLAB_URL}}", colab)
+            cell.source = (
+                cell.source.replace("{{COURSE_REPOSITORY}}", repository)
+                .replace("{{COLAB_URL}}", colab)
+                .replace("{{COURSE_VERSION}}", version)
+            )
         return nb, resources
