@@ -686,11 +686,11 @@ def autograde(
                         finish(earlier)
                     waiting = None
                     continue
-                progress.tick()
                 if waiting is None:
                     finish(run)
                 else:
                     waiting.append(run)
+                progress.tick()  # after the merge: "done" means in the gradebook
         finally:
             for future in futures:
                 future.cancel()
