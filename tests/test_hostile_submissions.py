@@ -533,7 +533,7 @@ def test_an_unsandboxed_run_says_so_on_every_line(tmp_path):
     assert len(lines) == 2 and all(
         "graded  3 / 3" in line and "graded UNSANDBOXED" in line for line in lines
     ), result.stdout
-    assert "UNSANDBOXED)" in result.stdout.splitlines()[0]
+    assert "fast mode; UNSANDBOXED;" in result.stdout.splitlines()[0]
 
 
 def test_a_broken_grading_environment_writes_no_grade(tmp_path):
