@@ -60,15 +60,16 @@ $(BACKEND_STAMP): $(STAMP)
 		echo "Could not install $(BACKENDS): the JAX / PyTorch backend tests will be skipped."
 	touch $(BACKEND_STAMP)
 
+# A Debian package, with root or through sudo where either is at hand (update and retry
+# once if the package index is stale); nothing is prompted for.
+apt_install = { SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); $$SUDO apt-get install -y -q $(1) >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q $(1) >/dev/null 2>&1; }; }
+
 # Chromium for the browser test (tests/test_browser.py): Debian's package, never a
 # download at test time. Without root or sudo the test is skipped with the reason.
 BROWSER_STAMP := $(VENV)/.browser
 $(BROWSER_STAMP): $(STAMP)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
-		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
-		  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
-		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
-		    $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; }; } || \
+		$(call apt_install,chromium) || \
 		echo "Could not install Chromium: the browser test will be skipped."
 	touch $(BROWSER_STAMP)
 
@@ -78,10 +79,7 @@ $(BROWSER_STAMP): $(STAMP)
 SANDBOX_STAMP := $(VENV)/.sandbox
 $(SANDBOX_STAMP): $(STAMP)
 	@command -v bwrap >/dev/null || \
-		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
-		  $$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
-		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
-		    $$SUDO apt-get install -y -q bubblewrap >/dev/null 2>&1; }; } || \
+		$(call apt_install,bubblewrap) || \
 		echo "Could not install bubblewrap: the sandboxed grading tests will be skipped."
 	touch $(SANDBOX_STAMP)
 
@@ -91,10 +89,7 @@ $(SANDBOX_STAMP): $(STAMP)
 POSTGRES_STAMP := $(VENV)/.postgres
 $(POSTGRES_STAMP): $(STAMP)
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		{ SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
-		  $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1 || \
-		  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
-		    $$SUDO apt-get install -y -q postgresql >/dev/null 2>&1; }; } || \
+		$(call apt_install,postgresql) || \
 		echo "Could not install PostgreSQL: the PostgreSQL gradebook test will be skipped."
 	touch $(POSTGRES_STAMP)
 

@@ -240,18 +240,13 @@ def postgres():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_postgresql_gradebook_gets_what_a_sqlite_one_gets(tmp_path, serial, postgres):
+def test_a_postgresql_gradebook_gets_what_a_sqlite_one_gets(
+    tmp_path, serial, postgres, monkeypatch
+):
     serial_course, serial_lines = serial
     env = _env(AUTOENCODER_DB_URL=postgres)
-    previous = os.environ.get("AUTOENCODER_DB_URL")
-    os.environ["AUTOENCODER_DB_URL"] = postgres  # Course.release runs nbgrader
-    try:
-        course = _class_course(tmp_path / "course")
-    finally:
-        if previous is None:
-            del os.environ["AUTOENCODER_DB_URL"]
-        else:
-            os.environ["AUTOENCODER_DB_URL"] = previous
+    monkeypatch.setenv("AUTOENCODER_DB_URL", postgres)  # Course.release runs nbgrader
+    course = _class_course(tmp_path / "course")
     _, lines = _grade(course, "--workers=2", "--no-solution-check", env=env)
     assert lines == serial_lines
     assert not (course.root / "gradebook.db").exists()

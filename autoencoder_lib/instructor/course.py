@@ -72,9 +72,14 @@ class Course:
         shutil.copytree(SOLUTIONS, root / "solutions")
 
     def nbgrader(
-        self, *args: str, timeout: int = 1800, check: bool = True
+        self,
+        *args: str,
+        timeout: int = 1800,
+        check: bool = True,
+        env: dict | None = None,
     ) -> subprocess.CompletedProcess:
-        env = dict(os.environ)
+        """nbgrader's command line in this course; ``env`` adds variables."""
+        env = dict(os.environ, **(env or {}))
         env["PATH"] = (
             str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         )
@@ -93,8 +98,8 @@ class Course:
             )
         return result
 
-    def release(self, assignment: str) -> Path:
-        self.nbgrader("generate_assignment", "--force", assignment)
+    def release(self, assignment: str, env: dict | None = None) -> Path:
+        self.nbgrader("generate_assignment", "--force", assignment, env=env)
         return self.root / "course" / assignment
 
     def submit(self, student: str, assignment: str, notebook: str, nb) -> Path:

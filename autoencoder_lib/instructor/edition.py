@@ -13,7 +13,6 @@ git repository with one commit, ready to push to ``REPOSITORY``.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -141,14 +140,8 @@ def _version() -> str:
 def _released_notebooks(repository: str, work: Path) -> Path:
     """Every assignment released again, its links stamped with ``repository``."""
     course = Course(work)
-    env = dict(os.environ, AUTOENCODER_COURSE_REPOSITORY=repository)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     for assignment in assignments():
-        subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", "--force",
-             assignment, f"--CourseDirectory.db_url=sqlite:///{work / 'release.db'}"],
-            cwd=course.root, env=env, check=True, capture_output=True,
-        )  # fmt: skip
+        course.release(assignment, env={"AUTOENCODER_COURSE_REPOSITORY": repository})
     return course.root / "course"
 
 
