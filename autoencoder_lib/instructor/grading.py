@@ -397,17 +397,29 @@ def merge(run: StudentRun, assignment: str, url: str, course_id: str, flag: bool
         target.db.commit()
 
 
-def gradebook_digests(
-    url: str,
-    course_id: str,
-    only: tuple[str, str] | None = None,
-    automatic_only: bool = False,
-) -> dict[tuple[str, str], str]:
-    """(student, assignment) -> a checksum of everything the gradebook says of it
-    (of what autograding writes, with ``automatic_only``; ``only`` one submission)."""
+def _submission_digest(submission, automatic_only: bool) -> str:
+    rows = [str(submission.timestamp)]
+    for nb in sorted(submission.notebooks, key=lambda n: n.name):
+        rows.append(f"{nb.name}|{nb.late_submission_penalty}")
+        if not automatic_only:
+            rows[-1] += f"|{nb.flagged}"
+        for g in sorted(nb.grades, key=lambda g: g.name):
+            rows.append(f"{g.name}|{g.auto_score}")
+            if not automatic_only:  # what grading by hand changes
+                rows[-1] += f"|{g.needs_manual_grade}|{g.manual_score}|{g.extra_credit}"
+        for c in sorted(nb.comments, key=lambda c: c.name):
+            rows.append(f"{c.name}|{c.auto_comment}")
+            if not automatic_only:
+                rows[-1] += f"|{c.manual_comment}"
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _digests(url: str, course_id: str, only: tuple[str, str] | None = None):
+    """(everything, what autograding writes): (student, assignment) -> a checksum of
+    what the gradebook says of it, in one pass (``only``: one submission)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    digests = {}
+    full, automatic = {}, {}
     with Gradebook(url, course_id) as gradebook:
         if only is not None:
             try:
@@ -421,24 +433,22 @@ def gradebook_digests(
                 for submission in gradebook.assignment_submissions(assignment.name)
             ]
         for submission in found:
-            rows = [str(submission.timestamp)]
-            for nb in sorted(submission.notebooks, key=lambda n: n.name):
-                rows.append(f"{nb.name}|{nb.late_submission_penalty}")
-                if not automatic_only:
-                    rows[-1] += f"|{nb.flagged}"
-                for g in sorted(nb.grades, key=lambda g: g.name):
-                    rows.append(f"{g.name}|{g.auto_score}")
-                    if not automatic_only:  # what grading by hand changes
-                        rows[-1] += (
-                            f"|{g.needs_manual_grade}|{g.manual_score}|{g.extra_credit}"
-                        )
-                for c in sorted(nb.comments, key=lambda c: c.name):
-                    rows.append(f"{c.name}|{c.auto_comment}")
-                    if not automatic_only:
-                        rows[-1] += f"|{c.manual_comment}"
             key = (submission.student.id, submission.assignment.name)
-            digests[key] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
-    return digests
+            full[key] = _submission_digest(submission, automatic_only=False)
+            automatic[key] = _submission_digest(submission, automatic_only=True)
+    return full, automatic
+
+
+def gradebook_digests(
+    url: str,
+    course_id: str,
+    only: tuple[str, str] | None = None,
+    automatic_only: bool = False,
+) -> dict[tuple[str, str], str]:
+    """(student, assignment) -> a checksum of everything the gradebook says of it
+    (of what autograding writes, with ``automatic_only``; ``only`` one submission)."""
+    full, automatic = _digests(url, course_id, only)
+    return automatic if automatic_only else full
 
 
 def _sha256(path: Path) -> str:
@@ -503,8 +513,8 @@ def _graded_earlier(course, student, assignment, auto_rows) -> Outcome | None:
 def _record(course, run: StudentRun, assignment, outcome, url, course_id) -> str:
     """Note that this submission is graded and merged; returns its rows' digest."""
     key = (run.student, assignment)
-    rows = gradebook_digests(url, course_id, key)[key]
-    auto = gradebook_digests(url, course_id, key, automatic_only=True)[key]
+    full, automatic = _digests(url, course_id, key)
+    rows, auto = full[key], automatic[key]
     fields = ("score", "max_score", "manual_points", "sandboxed", "notes", "flags")
     record = {
         "submitted": _submitted_digest(course / "submitted", run.student, assignment),
@@ -610,9 +620,8 @@ def autograde(
     logs = course / "logs" / assignment
     logs.mkdir(parents=True, exist_ok=True)
     before_files = file_digests(submitted)
-    before_rows = gradebook_digests(url, course_id)
+    before_rows, auto_rows = _digests(url, course_id)
     if not force:
-        auto_rows = gradebook_digests(url, course_id, automatic_only=True)
         for student in list(to_grade):
             earlier = _graded_earlier(course, student, assignment, auto_rows)
             if earlier is not None:
