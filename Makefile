@@ -115,9 +115,11 @@ lint: $(STAMP)
 test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP) $(POSTGRES_STAMP) $(WIDGETS7_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
+# course/ is the instructor's preview: its Colab links are stamped only in the student
+# edition (make student-edition REPOSITORY=...), never here.
 release: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \
-		$(BIN)/nbgrader generate_assignment --force "$$a" || exit 1; \
+		AUTOENCODER_COURSE_REPOSITORY= $(BIN)/nbgrader generate_assignment --force "$$a" || exit 1; \
 	done
 
 # Reads submitted/ and course/ only: stripped metadata, deleted test cells, bad files.

@@ -94,10 +94,10 @@ c.GenerateFeedback.preprocessors = [
 ]
 
 # Colab: where students' notebooks install the course library from, and where the
-# "Open in Colab" badges point; `make release` stamps it into every notebook.
-c.StampCourseLinks.repository = os.environ.get(
-    "AUTOENCODER_COURSE_REPOSITORY", "https://github.com/your-org/autoencoder-course"
-)
+# "Open in Colab" badges point: the student edition's public repository, which
+# `make student-edition REPOSITORY=...` passes here. Unset, as for `make release`, the
+# notebooks of course/ (the instructor's preview) keep the markers and carry no link.
+c.StampCourseLinks.repository = os.environ.get("AUTOENCODER_COURSE_REPOSITORY", "")
 
 # nbgrader's default release steps, then the links.
 c.GenerateAssignment.preprocessors = [

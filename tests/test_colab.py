@@ -22,16 +22,17 @@ def _setup_cell(nb):
 
 
 @pytest.mark.parametrize("assignment", assignments())
-def test_release_starts_with_a_stamped_colab_cell_and_badge(assignment):
+def test_the_preview_starts_with_the_colab_cell_and_badge_but_no_link(assignment):
+    """course/ here is the instructor's preview: the markers stay, no placeholder URL
+    is stamped; only the student edition carries links (test_student_edition.py)."""
     for path in notebooks(assignment, RELEASE):
         nb = nbformat.read(path, as_version=4)
-        assert "{{" not in nb.cells[1].source + _setup_cell(nb)
+        text = nb.cells[1].source + _setup_cell(nb)
         assert "google.colab" in _setup_cell(nb)
-        badge = (
-            "https://colab.research.google.com/github/your-org/autoencoder-course/"
-            f"blob/main/course/{assignment}/{path.name}"
-        )
-        assert badge in nb.cells[1].source
+        assert "({{COLAB_URL}})" in nb.cells[1].source
+        assert 'COURSE_REPOSITORY = "{{COURSE_REPOSITORY}}"' in _setup_cell(nb)
+        assert "{{COURSE_VERSION}}" not in text
+        assert "your-org" not in text and "github.com" not in text
 
 
 def _run_cell(source, monkeypatch, on_colab, installed=None, pip_fails=False):
@@ -64,57 +65,93 @@ def _run_cell(source, monkeypatch, on_colab, installed=None, pip_fails=False):
     return calls
 
 
-def _released_cell():
+STUDENT_REPOSITORY = "https://github.com/acme/ae-students"
+
+
+@pytest.fixture(scope="module")
+def stamped_cell(tmp_path_factory):
+    """The set-up cell as the student edition releases it."""
+    course = Course(tmp_path_factory.mktemp("stamped"))
+    release = course.release(
+        "01_basic_autoencoder", env={"AUTOENCODER_COURSE_REPOSITORY": STUDENT_REPOSITORY}
+    )
+    return _setup_cell(nbformat.read(release / "01_basic_autoencoder.ipynb", 4))
+
+
+def _preview_cell():
     nb = nbformat.read(notebooks("01_basic_autoencoder", RELEASE)[0], as_version=4)
     return _setup_cell(nb)
 
 
-def test_on_colab_the_cell_installs_the_pinned_library_alone(monkeypatch):
+def test_on_colab_the_cell_installs_the_pinned_library_alone(monkeypatch, stamped_cell):
     from autoencoder_lib import __version__
 
-    calls = _run_cell(_released_cell(), monkeypatch, on_colab=True)
+    calls = _run_cell(stamped_cell, monkeypatch, on_colab=True)
     assert calls[0][0] == "run"
     command = calls[0][1][0]
     assert command[1:4] == ["-m", "pip", "install"]
     assert "--no-deps" in command, "Colab's own packages must stay as they are"
     assert command[-1] == (
-        "autoencoder_lib @ git+https://github.com/your-org/autoencoder-course"
-        f"@v{__version__}"
+        f"autoencoder_lib @ git+{STUDENT_REPOSITORY}@v{__version__}"
     )
     assert calls[1] == ("widgets",)
 
 
-def test_on_colab_with_the_library_at_that_version_nothing_is_installed(monkeypatch):
+def test_on_colab_with_the_library_at_that_version_nothing_is_installed(
+    monkeypatch, stamped_cell
+):
     from autoencoder_lib import __version__
 
-    calls = _run_cell(
-        _released_cell(), monkeypatch, on_colab=True, installed=__version__
-    )
+    calls = _run_cell(stamped_cell, monkeypatch, on_colab=True, installed=__version__)
     assert calls == [("widgets",)]
-    calls = _run_cell(_released_cell(), monkeypatch, on_colab=True, installed="0.0.1")
+    calls = _run_cell(stamped_cell, monkeypatch, on_colab=True, installed="0.0.1")
     assert calls[0][0] == "run", "another version is replaced"
 
 
-def test_a_failed_install_says_what_to_do_in_one_line(monkeypatch):
+def test_a_failed_install_says_what_to_do_in_one_line(monkeypatch, stamped_cell):
     with pytest.raises(SystemExit) as stopped:
-        _run_cell(_released_cell(), monkeypatch, on_colab=True, pip_fails=True)
+        _run_cell(stamped_cell, monkeypatch, on_colab=True, pip_fails=True)
     message = str(stopped.value)
     assert "Could not install the course library" in message and "\n" not in message
     assert "run this cell again" in message
 
 
-def test_off_colab_the_cell_does_nothing(monkeypatch):
-    assert _run_cell(_released_cell(), monkeypatch, on_colab=False) == []
+def test_the_preview_on_colab_installs_nothing_and_says_where_to_go(monkeypatch):
+    with pytest.raises(SystemExit) as stopped:
+        _run_cell(_preview_cell(), monkeypatch, on_colab=True)
+    message = str(stopped.value)
+    assert "student edition" in message and "\n" not in message
 
 
-def test_release_stamps_the_instructors_repository(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cell", ["preview", "stamped"])
+def test_off_colab_the_cell_does_nothing(monkeypatch, stamped_cell, cell):
+    source = _preview_cell() if cell == "preview" else stamped_cell
+    assert _run_cell(source, monkeypatch, on_colab=False) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["https://github.com/your-org/autoencoder-course", "github.com/acme/ae"]
+)
+def test_a_release_with_a_placeholder_repository_is_refused(tmp_path, url):
+    result = Course(tmp_path).nbgrader(
+        "generate_assignment", "--force", "01_basic_autoencoder",
+        env={"AUTOENCODER_COURSE_REPOSITORY": url}, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Say where students get the course: REPOSITORY=" in (
+        result.stdout + result.stderr
+    )
+    assert not list((tmp_path / "course").glob("*/*.ipynb")), "nothing is released"
+
+
+def test_the_edition_release_stamps_the_student_repository(tmp_path):
     from autoencoder_lib import __version__
 
-    monkeypatch.setenv(
-        "AUTOENCODER_COURSE_REPOSITORY", "https://github.com/acme/ae.git"
-    )
     course = Course(tmp_path)
-    release = course.release("01_basic_autoencoder")
+    release = course.release(
+        "01_basic_autoencoder",
+        env={"AUTOENCODER_COURSE_REPOSITORY": "https://github.com/acme/ae.git"},
+    )
     nb = nbformat.read(release / "01_basic_autoencoder.ipynb", as_version=4)
     assert "git+{COURSE_REPOSITORY}@v{COURSE_VERSION}" in _setup_cell(nb)
     assert 'COURSE_REPOSITORY = "https://github.com/acme/ae"' in _setup_cell(nb)

@@ -99,6 +99,7 @@ def test_no_instructor_file_and_links_point_at_the_student_repository(built):
     for path in notebooks:
         text = path.read_text()
         assert REPOSITORY in text and "your-org" not in text, path.name
+        assert "{{" not in text, f"{path.name} keeps an unstamped marker"
         assert (
             f"colab.research.google.com/github/acme/autoencoders-students/blob/main/course/{path.parent.name}/{path.name}"
             in text

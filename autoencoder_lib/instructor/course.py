@@ -18,6 +18,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 RELEASE = ROOT / "course"
+# The student edition's public repository, which nbgrader_config.py stamps into links.
+REPOSITORY_ENV = "AUTOENCODER_COURSE_REPOSITORY"
 
 
 def assignments() -> list[str]:
@@ -99,6 +101,9 @@ class Course:
         return result
 
     def release(self, assignment: str, env: dict | None = None) -> Path:
+        """The assignment released into this course's course/: the instructor's
+        preview, unless ``env`` names the student edition's repository."""
+        env = {REPOSITORY_ENV: "", **(env or {})}
         self.nbgrader("generate_assignment", "--force", assignment, env=env)
         return self.root / "course" / assignment
 

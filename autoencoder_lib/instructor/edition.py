@@ -13,7 +13,6 @@ git repository with one commit, ready to push to ``REPOSITORY``.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +20,7 @@ import tempfile
 from pathlib import Path
 
 from .course import ROOT, Course, assignments
-
-_PLACEHOLDERS = ("your-org", "{{", "example.com", "example.org")
+from .preprocessors import check_repository
 
 STUDENT_PYPROJECT = """\
 [build-system]
@@ -116,19 +114,6 @@ __pycache__/
 *.egg-info/
 .ipynb_checkpoints/
 """
-
-
-def check_repository(url: str) -> str:
-    """The repository students get the course from; a placeholder is refused."""
-    url = (url or "").strip().removesuffix(".git").rstrip("/")
-    if not re.match(r"^https://[^/\s]+/[^\s]+$", url) or any(
-        p in url for p in _PLACEHOLDERS
-    ):
-        raise ValueError(
-            "Say where students get the course: REPOSITORY=https://github.com/<org>/"
-            f"<repo> (the student edition's public repository), not {url or 'nothing'!r}."
-        )
-    return url
 
 
 def _version() -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -329,6 +330,22 @@ class RedactHiddenTests(Preprocessor):
         return nb, resources
 
 
+_PLACEHOLDERS = ("your-org", "{{", "example.com", "example.org")
+
+
+def check_repository(url: str) -> str:
+    """The public repository students get the course from; a placeholder is refused."""
+    url = (url or "").strip().removesuffix(".git").rstrip("/")
+    if not re.match(r"^https://[^/\s]+/[^\s]+$", url) or any(
+        p in url for p in _PLACEHOLDERS
+    ):
+        raise ValueError(
+            "Say where students get the course: REPOSITORY=https://github.com/<org>/"
+            f"<repo> (the student edition's public repository), not {url or 'nothing'!r}."
+        )
+    return url
+
+
 class ShortTestErrors(Preprocessor):
     """In graded test cells, keep only the last line of an error: type and message."""
 
@@ -344,30 +361,35 @@ class ShortTestErrors(Preprocessor):
 
 class StampCourseLinks(Preprocessor):
     """Fill {{COURSE_REPOSITORY}}, {{COURSE_VERSION}} (the library's version, which
-    the student edition tags) and {{COLAB_URL}} in the released notebooks."""
+    the student edition tags) and {{COLAB_URL}} in the released notebooks.
+
+    Without a repository (``course/`` here, the instructor's preview) the repository
+    and Colab markers stay as they are: only the student edition, built with the
+    public repository students get, carries links. A placeholder is refused."""
 
     enabled = Bool(True)
     repository = Unicode(
-        "https://github.com/your-org/autoencoder-course",
-        help="The public repository students install from and Colab opens.",
+        "",
+        help="The public repository students install from and Colab opens "
+        "(the student edition's); empty for the instructor's preview.",
     ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        info = resources.get("nbgrader", {})
-        path = f"course/{info.get('assignment')}/{info.get('notebook')}.ipynb"
-        repository = self.repository.removesuffix(".git").rstrip("/")
-        github = repository.split("github.com/", 1)
-        colab = (
-            f"https://colab.research.google.com/github/{github[1]}/blob/main/{path}"
-            if len(github) == 2
-            else "https://colab.research.google.com/"
-        )
         from autoencoder_lib import __version__ as version
 
-        for cell in nb.cells:
-            cell.source = (
-                cell.source.replace("{{COURSE_REPOSITORY}}", repository)
-                .replace("{{COLAB_URL}}", colab)
-                .replace("{{COURSE_VERSION}}", version)
+        replacements = {"{{COURSE_VERSION}}": version}
+        if self.repository:
+            repository = check_repository(self.repository)
+            info = resources.get("nbgrader", {})
+            path = f"course/{info.get('assignment')}/{info.get('notebook')}.ipynb"
+            github = repository.split("github.com/", 1)
+            replacements["{{COURSE_REPOSITORY}}"] = repository
+            replacements["{{COLAB_URL}}"] = (
+                f"https://colab.research.google.com/github/{github[1]}/blob/main/{path}"
+                if len(github) == 2
+                else "https://colab.research.google.com/"
             )
+        for cell in nb.cells:
+            for marker, value in replacements.items():
+                cell.source = cell.source.replace(marker, value)
         return nb, resources
