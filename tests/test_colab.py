@@ -73,7 +73,8 @@ def stamped_cell(tmp_path_factory):
     """The set-up cell as the student edition releases it."""
     course = Course(tmp_path_factory.mktemp("stamped"))
     release = course.release(
-        "01_basic_autoencoder", env={"AUTOENCODER_COURSE_REPOSITORY": STUDENT_REPOSITORY}
+        "01_basic_autoencoder",
+        env={"AUTOENCODER_COURSE_REPOSITORY": STUDENT_REPOSITORY},
     )
     return _setup_cell(nbformat.read(release / "01_basic_autoencoder.ipynb", 4))
 
@@ -91,9 +92,7 @@ def test_on_colab_the_cell_installs_the_pinned_library_alone(monkeypatch, stampe
     command = calls[0][1][0]
     assert command[1:4] == ["-m", "pip", "install"]
     assert "--no-deps" in command, "Colab's own packages must stay as they are"
-    assert command[-1] == (
-        f"autoencoder_lib @ git+{STUDENT_REPOSITORY}@v{__version__}"
-    )
+    assert command[-1] == (f"autoencoder_lib @ git+{STUDENT_REPOSITORY}@v{__version__}")
     assert calls[1] == ("widgets",)
 
 
