@@ -67,11 +67,17 @@ def lab(tmp_path_factory):
     course = root / "course"
     shutil.copytree(RELEASE, course)
     nbformat.write(_answered(WIDGET), course / WIDGET / "answered.ipynb")
+    nbformat.write(_answered(BLANK), course / BLANK / "answered.ipynb")
+    # JupyterLab started away from the repository (whose nbgrader_config.py Validate
+    # would read): Validate must get the course's settings from jupyter-student/.
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
     port = _free_port()
     env = dict(
         os.environ,
         AUTOENCODER_FAST="1",
         JUPYTER_CONFIG_PATH=str(ROOT / "jupyter-student"),
+        HOME=str(root),  # no ~/.jupyter of the tester's
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(root / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
@@ -87,7 +93,7 @@ def lab(tmp_path_factory):
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={course}",
             "--LabApp.expose_app_in_browser=True", "--allow-root",
         ],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=elsewhere,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -205,3 +211,31 @@ def test_a_blank_release_stops_only_at_the_first_exercise(lab):
     assert enames == ["NotImplementedError"], state["errors"]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{BLANK}.png"))
+
+
+def _validate(page, url, path) -> tuple[str, str]:
+    """Open ``path``, click nbgrader's Validate, and return the verdict's class and
+    text, as the student's dialog shows them."""
+    workspace = "validate-" + path.replace("/", "-").removesuffix(".ipynb")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}?reset&token={TOKEN}")
+    page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
+    page.locator(".validate-button").first.click()
+    message = page.locator("#validation-message")
+    message.wait_for(timeout=900_000)
+    verdict = message.get_attribute("class") or ""
+    text = message.inner_text()
+    page.get_by_role("button", name="Ok").first.click()
+    return verdict, text
+
+
+def test_validate_passes_a_finished_notebook_and_fails_a_blank_one(lab):
+    """The Validate button, clicked as a student does, in a JupyterLab started away
+    from the repository: the finished notebook passes, the blank release fails."""
+    browser, url = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    verdict, text = _validate(page, url, f"{BLANK}/answered.ipynb")
+    assert "validation-success" in verdict, text[:3000]
+    assert "Success! Your notebook passes all the tests." in text
+    verdict, text = _validate(page, url, f"{BLANK}/{BLANK}.ipynb")
+    assert "validation-failed" in verdict, text[-2000:]
+    assert "NotImplementedError" in text

@@ -23,26 +23,31 @@ def _name(requirement: str) -> str:
     )
 
 
-def test_design_packages_have_lower_bounds():
+def test_design_packages_have_lower_bounds_in_the_extra_of_who_needs_them():
     project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    where = {
+        "dependencies": (
+            project["dependencies"],
+            ("keras", "ipywidgets", "matplotlib"),
+        ),
+        "lab": (extras["lab"], ("jupyterlab", "tensorflow", "nbgrader")),
+        "instructor": (extras["instructor"], ("nbgrader", "dask", "psycopg2-binary")),
+        "dev": (extras["dev"], ("pytest", "nbval")),
+    }
+    for group, (requirements, names) in where.items():
+        declared = {_name(r): r for r in requirements}
+        for name in names:
+            assert name in declared and ">=" in declared[name], (
+                f"{name} needs a lower bound in {group}"
+            )
     deps = {_name(r): r for r in project["dependencies"]}
-    dev = {_name(r): r for r in project["optional-dependencies"]["dev"]}
-    for name in (
-        "keras",
-        "tensorflow",
-        "jupyterlab",
-        "nbgrader",
-        "ipywidgets",
-        "matplotlib",
-    ):
-        assert name in deps and ">=" in deps[name], (
-            f"{name} needs a lower bound in dependencies"
-        )
     assert deps["keras"].startswith("keras>=3"), "the course is written for Keras 3"
-    for name in ("pytest", "nbval"):
-        assert name in dev and ">=" in dev[name], (
-            f"{name} needs a lower bound in the dev extra"
-        )
+    # What Colab already has and a student there never uses stays out of the library's
+    # own requirements (tests/test_colab.py resolves them against Colab's runtime).
+    for name in ("tensorflow", "jupyterlab", "nbgrader", "dask", "ipython", "notebook"):
+        assert name not in deps, f"{name} belongs in an extra, not in dependencies"
+    assert "autoencoder_lib[lab,instructor]" in extras["dev"]
     assert project["requires-python"] == ">=3.10"
 
 
@@ -63,7 +68,7 @@ def test_environment_yml_installs_the_same_project():
     declared = {
         _name(r): r
         for r in _pyproject()["project"]["dependencies"]
-        + _pyproject()["project"]["optional-dependencies"]["dev"]
+        + sum(_pyproject()["project"]["optional-dependencies"].values(), [])
     }
     for extra in [d for d in conda if not d.startswith(("python", "pip"))] + [
         p for p in pip if not p.startswith("-e")
@@ -113,7 +118,7 @@ def test_grading_state_stays_out_of_git():
 
 # Import name -> distribution name, where the two differ.
 DISTRIBUTIONS = {"skimage": "scikit-image", "sklearn": "scikit-learn", "PIL": "pillow"}
-# Installed with JupyterLab, which is a dependency.
+# IPython comes with ipywidgets (a dependency), ipykernel with any kernel that runs them.
 WITH_JUPYTERLAB = {"IPython", "ipykernel"}
 # Imported only on Colab, which provides it (the notebooks' first cell).
 ON_COLAB_ONLY = {"google"}

@@ -145,3 +145,66 @@ def test_an_existing_folder_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="nothing is overwritten"):
         edition.build(tmp_path, REPOSITORY)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+_LOAD_VALIDATE_CONFIG = """
+import json
+from nbgrader.server_extensions.validate_assignment.handlers import (
+    ValidateAssignmentHandler,
+)
+config = ValidateAssignmentHandler.load_config(None)  # as the Validate button does
+print(json.dumps({k: config.Execute[k] for k in config.Execute}))
+"""
+
+
+def _validate_settings(cwd, config_path=None) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "JUPYTER_PLATFORM_DIRS": "1"}
+    if config_path:
+        env["JUPYTER_CONFIG_PATH"] = str(config_path)
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_VALIDATE_CONFIG],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_validate_gets_the_course_limits_wherever_jupyterlab_starts(built, tmp_path):
+    """nbgrader's Validate reads nbgrader_config from the server's working directory
+    and the Jupyter configuration path; the edition's settings sit on that path."""
+    from autoencoder_lib.instructor import limits
+
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    # Without the edition's settings, nbgrader falls back to its own 30 s per cell.
+    assert "timeout" not in _validate_settings(elsewhere)
+    settings = _validate_settings(elsewhere, built / "jupyter-student")
+    assert settings == {
+        "timeout": limits.cell_timeout_s(),
+        "interrupt_on_timeout": True,
+        "startup_timeout": limits.MACHINE_TIMEOUT_S,
+        "iopub_timeout": limits.MACHINE_TIMEOUT_S,
+    }
+
+
+def test_installing_the_edition_puts_the_validate_settings_on_the_config_path(
+    built, tmp_path
+):
+    """pip installs the settings into <prefix>/etc/jupyter, which is on every Jupyter
+    configuration path of that environment (jupyter_core: sys.prefix/etc/jupyter).
+    --ignore-installed: without it pip would uninstall this environment's library."""
+    prefix = tmp_path / "prefix"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+         "--no-build-isolation", "--ignore-installed", "--prefix", prefix, built],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    installed = prefix / "etc" / "jupyter" / "nbgrader_config.json"
+    assert (
+        installed.read_text()
+        == (built / "jupyter-student" / "nbgrader_config.json").read_text()
+    )
+    assert _validate_settings(tmp_path, installed.parent)["timeout"] > 30
+    import importlib.metadata
+
+    assert importlib.metadata.distribution("autoencoder_lib"), "still installed here"

@@ -32,34 +32,49 @@ name = "autoencoder_lib"
 version = "{version}"
 description = "Hands-on autoencoder course: the helpers the notebooks call (Keras 3)"
 readme = "README.md"
-requires-python = ">=3.10"
+requires-python = "{python}"
 license = {{ text = "MIT" }}
 # What the notebooks import, and no more: on Colab these are already there.
-dependencies = [
-    "keras>=3.3",
-    "numpy>=1.24",
-    "scipy>=1.10",
-    "scikit-learn>=1.3",
-    "scikit-image>=0.21",
-    "pillow>=9.0",
-    "matplotlib>=3.7",
-    "ipywidgets>=7.7",
-]
+dependencies = {dependencies}
 
 [project.optional-dependencies]
 # Your own machine: JupyterLab, a Keras backend, and nbgrader's Validate button.
-lab = [
-    "jupyterlab>=4.0",
-    "tensorflow>=2.16",
-    "nbgrader>=0.9.2",
-]
+lab = {lab}
 
 [project.urls]
 Homepage = "{repository}"
 
 [tool.setuptools]
 packages = ["autoencoder_lib"]
+
+# nbgrader's Validate reads its settings from the Jupyter configuration path: installed
+# into the environment, the course's per-cell limit holds wherever JupyterLab starts.
+[tool.setuptools.data-files]
+"etc/jupyter" = ["jupyter-student/nbgrader_config.json"]
 """
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[\n" + "".join(f'    "{item}",\n' for item in items) + "]"
+
+
+def student_pyproject(repository: str) -> str:
+    """The edition's packaging: the library's own requirements and its lab extra,
+    as this repository's pyproject.toml declares them."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return STUDENT_PYPROJECT.format(
+        version=_version(),
+        repository=repository,
+        python=project["requires-python"],
+        dependencies=_toml_list(project["dependencies"]),
+        lab=_toml_list(project["optional-dependencies"]["lab"]),
+    )
+
 
 STUDENT_MAKEFILE = """\
 # `make lab`: a virtual environment with the course library, then JupyterLab on course/.
@@ -69,10 +84,12 @@ BIN := $(VENV)/bin
 
 .PHONY: lab
 
-$(VENV)/.installed: pyproject.toml
+# Installed, not editable: pip then also puts the Validate settings (pyproject.toml's
+# data-files) into the environment's Jupyter configuration.
+$(VENV)/.installed: pyproject.toml $(wildcard autoencoder_lib/*.py) jupyter-student/nbgrader_config.json
 \ttest -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 \t$(BIN)/python -m pip install --upgrade pip
-\t$(BIN)/python -m pip install -e '.[lab]'
+\t$(BIN)/python -m pip install '.[lab]'
 \ttouch $@
 
 lab: $(VENV)/.installed
@@ -150,9 +167,7 @@ def build(dest: Path, repository: str) -> Path:
     shutil.copytree(ROOT / "jupyter-student", dest / "jupyter-student")
     name = repository.rsplit("/", 1)[-1]
     titles = ", ".join(a.split("_", 1)[1].replace("_", " ") for a in assignments())
-    (dest / "pyproject.toml").write_text(
-        STUDENT_PYPROJECT.format(version=_version(), repository=repository)
-    )
+    (dest / "pyproject.toml").write_text(student_pyproject(repository))
     (dest / "Makefile").write_text(STUDENT_MAKEFILE)
     (dest / "README.md").write_text(
         STUDENT_README.format(repository=repository, name=name, titles=titles)
