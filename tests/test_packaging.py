@@ -146,3 +146,34 @@ def test_every_notebook_import_is_a_dependency():
     assert not missing, (
         f"notebooks import packages missing from dependencies: {missing}"
     )
+
+
+def test_pre_commit_runs_the_ci_linters_and_keeps_notebooks_as_committed(tmp_path):
+    """The hooks are the commands `make lint` runs, and nbstripout as configured leaves
+    every committed notebook byte for byte as it is (ids and nbgrader metadata kept)."""
+    import shutil
+    import subprocess
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {h["id"]: h["entry"] for r in config["repos"] for h in r["hooks"]}
+    makefile = (ROOT / "Makefile").read_text()
+    for hook in ("ruff-check", "ruff-format"):
+        command = (
+            hooks[hook].split(" --force-exclude")[0].replace(".venv/bin/", "$(BIN)/")
+        )
+        assert command in makefile, f"{hook} is not what make lint runs"
+    entry = hooks["nbstripout"].split()
+    notebooks = sorted(ROOT.glob("solutions/*/*.ipynb")) + sorted(
+        ROOT.glob("course/*/*.ipynb")
+    )
+    copies = []
+    for i, path in enumerate(notebooks):
+        copy = tmp_path / f"{i}-{path.name}"
+        shutil.copy(path, copy)
+        copies.append(copy)
+    binary = shutil.which("nbstripout") or str(ROOT / entry[0])
+    subprocess.run([binary, *entry[1:], *map(str, copies)], check=True)
+    for path, copy in zip(notebooks, copies, strict=True):
+        assert copy.read_bytes() == path.read_bytes(), (
+            f"nbstripout would rewrite {path}"
+        )
