@@ -51,9 +51,23 @@ def _version(distribution: str) -> str:
         return "?"
 
 
-def check_python(report: Report) -> None:
-    # The package needs 3.10 or newer to install at all (pyproject.toml).
-    report.ok(f"Python {'.'.join(map(str, sys.version_info[:3]))}")
+# What pyproject.toml's requires-python asks for.
+MINIMUM_PYTHON = (3, 10)
+
+
+def check_python(report: Report, version=None) -> None:
+    # A library copied or put on sys.path by hand skips pip's check of requires-python.
+    version = tuple(version or sys.version_info[:3])
+    found = ".".join(map(str, version))
+    wanted = ".".join(map(str, MINIMUM_PYTHON))
+    if version[:2] >= MINIMUM_PYTHON:
+        report.ok(f"Python {found}")
+    else:
+        report.fix(
+            f"Python {found} is too old: the course needs {wanted} or newer",
+            f"install Python {wanted}+ and run `make lab PYTHON=python3.12` (or another "
+            f"{wanted}+ interpreter)",
+        )
 
 
 def check_packages(report: Report) -> None:

@@ -39,3 +39,20 @@ def test_unknown_backend_is_named_with_the_fix():
     assert result.returncode == 1
     assert "KERAS_BACKEND='theano' is not a Keras backend" in result.stdout
     assert "tensorflow, jax or torch" in result.stdout
+
+
+def test_an_old_python_is_named_with_the_fix():
+    import io
+
+    from autoencoder_lib import doctor
+
+    too_old = doctor.Report(io.StringIO())
+    doctor.check_python(too_old, version=(3, 9, 18))
+    assert too_old.failures == 1
+    assert "Python 3.9.18 is too old: the course needs 3.10 or newer" in (
+        too_old.stream.getvalue()
+    )
+    for version in ((3, 10, 0), (3, 13, 1)):
+        fine = doctor.Report(io.StringIO())
+        doctor.check_python(fine, version=version)
+        assert fine.failures == 0 and "ok   Python" in fine.stream.getvalue()
