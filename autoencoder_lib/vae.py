@@ -19,7 +19,7 @@ class VAE(keras.Model):
     """``encoder`` maps images to ``[z_mean, z_log_var]``; ``decoder`` maps codes back.
 
     Training samples ``z = z_mean + exp(z_log_var / 2) * eps`` with a seeded generator;
-    ``predict`` decodes ``z_mean`` (no sampling). Training and :func:`test_negative_elbo`
+    ``predict`` decodes ``z_mean`` (no sampling). Training and :func:`mean_negative_elbo`
     use ``loss_fn(x, reconstruction, z_mean, z_log_var)``, the loss you wrote.
     """
 
@@ -59,7 +59,7 @@ class VAE(keras.Model):
 
 def build(
     latent_dim: int = 2,
-    image_shape=(28, 28, 1),
+    input_shape=(28, 28, 1),
     hidden_units=(512, 256),
     seed=0,
     loss_fn=None,
@@ -72,7 +72,7 @@ def build(
         or latent_dim < 1
     ):
         raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
-    inputs = keras.Input(shape=image_shape, name="image")
+    inputs = keras.Input(shape=input_shape, name="image")
     h = keras.layers.Flatten()(inputs)
     for i, units in enumerate(hidden_units):
         h = keras.layers.Dense(units, activation="relu", name=f"enc_dense_{i}")(h)
@@ -87,14 +87,14 @@ def build(
     for i, units in enumerate(reversed(hidden_units)):
         h = keras.layers.Dense(units, activation="relu", name=f"dec_dense_{i}")(h)
     h = keras.layers.Dense(
-        math.prod(image_shape), activation="sigmoid", dtype="float32"
+        math.prod(input_shape), activation="sigmoid", dtype="float32"
     )(h)
-    outputs = keras.layers.Reshape(image_shape, dtype="float32")(h)
+    outputs = keras.layers.Reshape(input_shape, dtype="float32")(h)
     decoder = keras.Model(codes, outputs, name="decoder")
     return VAE(encoder, decoder, loss_fn=loss_fn, seed=seed)
 
 
-def test_negative_elbo(model: VAE, x, batch_size: int = 500, seed: int = 0) -> float:
+def mean_negative_elbo(model: VAE, x, batch_size: int = 500, seed: int = 0) -> float:
     """Mean negative ELBO in nats over ``x`` (the model's own ``loss_fn``), one sampled
     code per image (unbiased)."""
     generator = keras.random.SeedGenerator(seed)

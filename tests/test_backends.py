@@ -49,7 +49,7 @@ model = vae.build(latent_dim=2, hidden_units=(64,), loss_fn=negative_elbo)
 model.compile(optimizer=keras.optimizers.Adam(1e-3))
 losses = model.fit(binary, binary, epochs=5, batch_size=32, verbose=0).history["loss"]
 assert losses[-1] < losses[0], losses
-assert np.isfinite(vae.test_negative_elbo(model, binary[:64]))
+assert np.isfinite(vae.mean_negative_elbo(model, binary[:64]))
 
 # Mixed precision as chosen for a GPU, forced here on the CPU.
 training.configure(training.settings_for_device(mixed_precision="mixed_bfloat16"))
