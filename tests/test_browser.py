@@ -121,7 +121,8 @@ def lab(tmp_path_factory):
 
 
 # JavaScript run in the page, on JupyterLab's application object.
-_NOTEBOOK = "window.jupyterapp.shell.currentWidget"
+# Guarded: the page runs these before JupyterLab has exposed its application object.
+_NOTEBOOK = "(window.jupyterapp && window.jupyterapp.shell.currentWidget)"
 _KERNEL_IDLE = (
     f"() => {{ const w = {_NOTEBOOK}; const k = w && w.sessionContext && "
     "w.sessionContext.session && w.sessionContext.session.kernel; "
@@ -218,6 +219,12 @@ def _validate(page, url, path) -> tuple[str, str]:
     text, as the student's dialog shows them."""
     workspace = "validate-" + path.replace("/", "-").removesuffix(".ipynb")
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}?reset&token={TOKEN}")
+    page.wait_for_function(
+        f"path => {{ const w = {_NOTEBOOK}; return !!w && !!w.context && "
+        "w.context.path === path; }",
+        arg=path,
+        timeout=180_000,
+    )
     page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
     page.locator(".validate-button").first.click()
     message = page.locator("#validation-message")
