@@ -144,9 +144,10 @@ _STATE = f"""() => {{
 }}"""
 
 
-def _run_all(page, url, path, timeout_s=600):
-    # Each test in its own workspace: JupyterLab would reopen the last one's tabs.
-    workspace = path.replace("/", "-").removesuffix(".ipynb")
+def _open(page, url, path, prefix=""):
+    """Open the notebook ``path`` and wait until its kernel is idle. Each call gets its
+    own workspace: JupyterLab would reopen the last one's tabs."""
+    workspace = prefix + path.replace("/", "-").removesuffix(".ipynb")
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}?reset&token={TOKEN}")
     page.wait_for_function(
         f"path => {{ const w = {_NOTEBOOK}; return !!w && !!w.context && "
@@ -155,6 +156,10 @@ def _run_all(page, url, path, timeout_s=600):
         timeout=180_000,
     )
     page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
+
+
+def _run_all(page, url, path, timeout_s=600):
+    _open(page, url, path)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.monotonic() + timeout_s
     quiet = 0
@@ -217,15 +222,7 @@ def test_a_blank_release_stops_only_at_the_first_exercise(lab):
 def _validate(page, url, path) -> tuple[str, str]:
     """Open ``path``, click nbgrader's Validate, and return the verdict's class and
     text, as the student's dialog shows them."""
-    workspace = "validate-" + path.replace("/", "-").removesuffix(".ipynb")
-    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}?reset&token={TOKEN}")
-    page.wait_for_function(
-        f"path => {{ const w = {_NOTEBOOK}; return !!w && !!w.context && "
-        "w.context.path === path; }",
-        arg=path,
-        timeout=180_000,
-    )
-    page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
+    _open(page, url, path, prefix="validate-")
     page.locator(".validate-button").first.click()
     message = page.locator("#validation-message")
     message.wait_for(timeout=900_000)
