@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .course import ROOT, Course, assignments
+from .course import REPOSITORY_ENV, ROOT, Course, assignments
 from .preprocessors import check_repository
 
 STUDENT_PYPROJECT = """\
@@ -143,7 +143,7 @@ def _released_notebooks(repository: str, work: Path) -> Path:
     """Every assignment released again, its links stamped with ``repository``."""
     course = Course(work)
     for assignment in assignments():
-        course.release(assignment, env={"AUTOENCODER_COURSE_REPOSITORY": repository})
+        course.release(assignment, env={REPOSITORY_ENV: repository})
     return course.root / "course"
 
 
