@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab doctor instructor-lab collect test lint student-edition release check autograde feedback grades full-run help
+.PHONY: lab doctor instructor-lab collect test test-fast lint student-edition release warm-cache check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
@@ -24,6 +24,7 @@ help:
 	@echo "make instructor-lab  JupyterLab on the repository, with nbgrader's panels"
 	@echo "make release     regenerate course/ from solutions/ (instructors)"
 	@echo "make student-edition DEST=... REPOSITORY=...  the tree students get (instructors)"
+	@echo "make warm-cache  train the solutions' models once into model_cache/, which grading reads (instructors)"
 	@echo "make check       report broken submissions before grading (instructors)"
 	@echo "make collect     unpack LMS downloads from downloaded/ into submitted/ (ASSIGNMENT=...)"
 	@echo "make autograde   grade submitted/<student>/<assignment>/ (instructors)"
@@ -150,6 +151,11 @@ feedback: $(STAMP)
 			$(BIN)/nbgrader generate_feedback "$$a" || exit 1; \
 		fi; \
 	done
+
+# The solutions' trained models, which every grading kernel reads (never writes): a
+# student whose model is the solution's is not trained again (autoencoder_lib/model_cache.py).
+warm-cache: $(STAMP)
+	$(BIN)/python -m autoencoder_lib.instructor.warm_cache $(ASSIGNMENT)
 
 grades: $(STAMP)
 	$(BIN)/nbgrader export --to grades.csv

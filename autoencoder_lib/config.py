@@ -7,6 +7,11 @@ when this module is first imported; every notebook and helper asks this module.
 import os
 
 FAST_ENV = "AUTOENCODER_FAST"
+# The trained-model cache (autoencoder_lib.model_cache): named here, where importing
+# them costs nothing (the grader's own process never imports Keras).
+MODEL_CACHE_ENV = "AUTOENCODER_MODEL_CACHE"  # 0 switches it off
+MODEL_CACHE_DIR_ENV = "AUTOENCODER_MODEL_CACHE_DIR"  # the folder written to
+MODEL_CACHE_SHARED_ENV = "AUTOENCODER_MODEL_CACHE_SHARED"  # folders only ever read
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

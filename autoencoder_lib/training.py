@@ -28,10 +28,12 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
+
+from . import model_cache
 
 COLAB_NO_GPU = (
     "No GPU in this Colab runtime: choose Runtime > Change runtime type > T4 GPU, then "
@@ -481,6 +483,7 @@ def fit(
     verbose: bool = True,
     callbacks=(),
     steps_per_execution: int | None = None,
+    cache: bool | None = None,
 ) -> keras.callbacks.History:
     """Train a compiled model and return its ``History``.
 
@@ -491,6 +494,11 @@ def fit(
     settings (see :func:`device_report`); a model compiled with its own
     ``steps_per_execution`` keeps it. If the accelerator runs out of memory, the batch
     is halved and training starts again, with a line saying so.
+
+    A model trained before with exactly the same architecture, starting weights,
+    optimizer, data and arguments is loaded instead of trained again, with a line
+    saying so (see :mod:`autoencoder_lib.model_cache`). ``cache=False``, or the
+    environment variable ``AUTOENCODER_MODEL_CACHE=0``, always trains.
     """
     if getattr(model, "optimizer", None) is None or not getattr(
         model, "compiled", True
@@ -529,7 +537,31 @@ def fit(
             )
         _set_steps_per_execution(model, steps_per_execution)
 
+    same_targets = y is x
     (x_train, y_train), validation = _split(x, y, validation_split, validation_data)
+    digest = None
+    if model_cache.enabled(cache):
+        digest = _cache_key(
+            model,
+            x_train,
+            None if same_targets else y_train,
+            validation,
+            dict(
+                epochs=epochs,
+                batch_size=batch_size,
+                patience=patience,
+                steps_per_execution=model.steps_per_execution,
+                learning_rate_scale=learning_rate_scale,
+                warm_up_epochs=warm_up_epochs,
+                settings=asdict(settings),
+                user_callbacks=len(list(callbacks)),
+            ),
+        )
+        entry = model_cache.lookup(model, digest) if digest else None
+        if entry is not None:
+            if verbose:
+                print(_loaded_line(entry))
+            return model_cache.history_from(model, entry)
     all_callbacks = list(callbacks)
     if patience is not None and validation is not None:
         all_callbacks.append(
@@ -547,7 +579,8 @@ def fit(
                 warm_up_epochs,
                 steps_per_epoch=math.ceil(len(x_train) / batch_size),
             ) as rate_callbacks:
-                return _fit_once(
+                start = time.perf_counter()
+                history = _fit_once(
                     model,
                     x_train,
                     y_train,
@@ -556,6 +589,9 @@ def fit(
                     batch_size,
                     rate_callbacks + all_callbacks,
                 )
+            if digest is not None:
+                model_cache.store(model, digest, history, time.perf_counter() - start)
+            return history
         except Exception as error:
             if not is_out_of_memory(error) or batch_size == 1:
                 raise
@@ -567,6 +603,29 @@ def fit(
                 f"batch size {batch_size}. Pass batch_size= to fit to choose it "
                 "yourself."
             )
+
+
+def _cache_key(model, x, y, validation, arguments) -> str | None:
+    """The model cache's key for this call, or None where it cannot be keyed exactly
+    (a callback of the student's own, data that is not a NumPy array...)."""
+    if arguments["user_callbacks"]:
+        return None  # a callback may change training in ways no key can see
+    val_x, val_y = validation if validation is not None else (None, None)
+    arrays = {"x": x, "y": y, "validation_x": val_x, "validation_y": val_y}
+    try:
+        return model_cache.key(model, arrays, arguments)
+    except model_cache.Uncacheable:
+        return None
+
+
+def _loaded_line(entry) -> str:
+    epochs = len(entry.epoch)
+    last = " ".join(f"{k} {v[-1]:.4g}" for k, v in entry.history.items() if v)
+    return (
+        f"Loaded from the model cache: {epochs} epoch{'s' if epochs != 1 else ''}, "
+        f"{last} (training took {entry.seconds:.0f} s when it ran; "
+        "fit(..., cache=False) trains again)"
+    )
 
 
 # Epochs without a better validation loss before the learning-rate multiplier halves.

@@ -11,10 +11,11 @@ time for a class of 100 and of 1,000 on this machine and on larger ones.
 
     python benchmarks/grading_speed.py --copies 6 --assignments 01_basic_autoencoder
     python benchmarks/grading_speed.py --copies 4
-    python benchmarks/grading_speed.py --copies 2 --sandbox-cost
+    python benchmarks/grading_speed.py --copies 4 --sandbox-cost --rounds 2
 
 ``--sandbox-cost`` grades each assignment without the sandbox (``--unsandboxed``) and
-then with it, one student at a time, and reports what the sandbox adds per student.
+with it, one student at a time, in ``--rounds`` pairs of alternating order, and reports
+what the sandbox adds per student.
 The last line printed is one JSON object.
 """
 
@@ -103,6 +104,12 @@ def main():
         action="store_true",
         help="grade each assignment without and with the sandbox, one at a time",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="with --sandbox-cost: paired runs, in alternating order",
+    )
     args = parser.parse_args()
     assignments = args.assignments or sorted(
         p.name
@@ -110,7 +117,7 @@ def main():
         if p.is_dir() and p.name[0].isdigit()
     )
     if args.sandbox_cost:
-        sandbox_cost(assignments, args.copies)
+        sandbox_cost(assignments, args.copies, args.rounds)
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,45 +175,55 @@ def main():
         sys.exit("some submissions were not graded: see the reports above")
 
 
-def sandbox_cost(assignments: list[str], copies: int) -> None:
-    rows = []
+def sandbox_cost(assignments: list[str], copies: int, rounds: int) -> None:
+    """Unsandboxed against sandboxed, one student at a time. With several rounds the
+    order alternates (bare, boxed, boxed, bare, ...), so that a machine that warms up
+    or slows down over the run weighs on both sides alike."""
+    totals = {"bare": 0.0, "boxed": 0.0}
+    per_assignment = {}
+    incomplete = False
     with tempfile.TemporaryDirectory() as tmp:
         for assignment in assignments:
-            bare = grade_assignment(
-                assignment, copies, Path(tmp), "--unsandboxed", "--workers=1",
-                name=f"{assignment}-bare",
-            )  # fmt: skip
-            boxed = grade_assignment(
-                assignment, copies, Path(tmp), "--workers=1", name=assignment
-            )
-            rows.append((assignment, bare, boxed))
-            print(
-                f"{assignment:<32} unsandboxed {bare['seconds_per_submission']:>6} s, "
-                f"sandboxed {boxed['seconds_per_submission']:>6} s per submission "
-                f"({boxed['graded']}/{copies} and {bare['graded']}/{copies} graded)",
-                flush=True,
-            )
-    bare_s = sum(r[1]["seconds"] for r in rows)
-    boxed_s = sum(r[2]["seconds"] for r in rows)
+            seconds = {"bare": [], "boxed": []}
+            for r in range(rounds):
+                order = ("bare", "boxed") if r % 2 == 0 else ("boxed", "bare")
+                for mode in order:
+                    extra = ("--unsandboxed",) if mode == "bare" else ()
+                    result = grade_assignment(
+                        assignment, copies, Path(tmp), *extra, "--workers=1",
+                        name=f"{assignment}-{mode}-{r}",
+                    )  # fmt: skip
+                    seconds[mode].append(result["seconds"])
+                    incomplete |= result["graded"] != copies
+                    print(
+                        f"{assignment:<28} round {r + 1} {mode:<5} "
+                        f"{result['seconds_per_submission']:>6} s per submission "
+                        f"({result['graded']}/{copies} graded)",
+                        flush=True,
+                    )
+            totals["bare"] += sum(seconds["bare"])
+            totals["boxed"] += sum(seconds["boxed"])
+            per_assignment[assignment] = {
+                "unsandboxed_s": seconds["bare"],
+                "sandboxed_s": seconds["boxed"],
+            }
+    students = copies * rounds
     print(
         json.dumps(
             {
                 "host": f"{platform.machine()}, {cores()} CPU cores",
                 "copies": copies,
-                "unsandboxed_s_per_student": round(bare_s / copies, 1),
-                "sandboxed_s_per_student": round(boxed_s / copies, 1),
-                "sandbox_cost_percent": round(100 * (boxed_s - bare_s) / bare_s, 1),
-                "assignments": {
-                    a: {
-                        "unsandboxed_s": bare["seconds"],
-                        "sandboxed_s": boxed["seconds"],
-                    }
-                    for a, bare, boxed in rows
-                },
+                "rounds": rounds,
+                "unsandboxed_s_per_student": round(totals["bare"] / students, 1),
+                "sandboxed_s_per_student": round(totals["boxed"] / students, 1),
+                "sandbox_cost_percent": round(
+                    100 * (totals["boxed"] - totals["bare"]) / totals["bare"], 1
+                ),
+                "assignments": per_assignment,
             }
         )
     )
-    if any(r[1]["graded"] != copies or r[2]["graded"] != copies for r in rows):
+    if incomplete:
         sys.exit("some submissions were not graded: see the reports above")
 
 

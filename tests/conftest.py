@@ -12,6 +12,9 @@ from pathlib import Path
 os.environ.setdefault("AUTOENCODER_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Tests watch models train: the model cache is off unless a test turns it on
+# (tests/test_model_cache.py, and grading runs that test the cache's use there).
+os.environ.setdefault("AUTOENCODER_MODEL_CACHE", "0")
 
 import pytest  # noqa: E402
 

@@ -630,6 +630,8 @@ def autograde(
     if not to_grade:
         return [outcomes[s] for s in students]
     env = tasks.environment(sandboxed)
+    cache = course / MODEL_CACHE_FOLDER
+    model_cache = str(cache.resolve()) if cache.is_dir() else ""
     modules = set()
     for path in (course / "solutions" / assignment).glob("*.ipynb"):
         import nbformat
@@ -667,12 +669,14 @@ def autograde(
             task = tasks.Task(
                 CANARY, assignment, files,
                 tasks.pack(canary / CANARY / assignment), sandboxed, threads,
+                model_cache,
             )  # fmt: skip
             futures[pool.submit(tasks.run, task)] = CANARY
         for student in to_grade:
             task = tasks.Task(
                 student, assignment, files,
                 tasks.pack(submitted / student / assignment), sandboxed, threads,
+                model_cache,
             )  # fmt: skip
             futures[pool.submit(tasks.run, task)] = student
         progress = _Progress(assignment, len(to_grade))
@@ -721,6 +725,9 @@ def autograde(
 # get full marks, the grading environment is broken (data out of reach, a limit too
 # tight), and no student's grade may be written.
 CANARY = "_solution_check"
+# The course's trained-model cache (make warm-cache): every kernel reads it, none
+# writes it.
+MODEL_CACHE_FOLDER = "model_cache"
 
 
 def _canary_submission(template: Path, assignment: str, work: Path) -> Path:

@@ -3,8 +3,10 @@
 The trusted side (nbgrader's process, the gradebook, the hidden tests before they are
 sent) stays outside. The kernel that runs a submission sees, read-only: the system's
 programs and libraries, the Python environment, the course library and the datasets.
-It can write only to one size-capped tmpfs, which holds its home, its ``/tmp`` and its
-working folder (a copy of the student's own files, never the notebook nbgrader is
+The instructor's trained-model cache (``make warm-cache``), when there is one, is bound
+read-only at ``/model-cache``. It can write only to one size-capped tmpfs, which holds
+its home (and so the student's own model-cache entries), its ``/tmp`` and its working
+folder (a copy of the student's own files, never the notebook nbgrader is
 filling in, which holds the hidden tests). It sees no repository, no ``solutions/``,
 no gradebook, no other student, no home folder, and has no network (its own network
 namespace, loopback only). It runs in its own PID namespace: every process it starts
@@ -34,6 +36,8 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
+
+from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_SHARED_ENV
 
 # Variables passed into the sandbox; everything else in the grader's environment
 # (tokens, the instructor's paths) stays out.
@@ -73,6 +77,28 @@ _ETC = (
 )
 SCRATCH = "/scratch"  # the one writable place inside the sandbox (tmpfs)
 SUBMISSION = "/submission"  # the student's files, read-only, copied into SCRATCH/work
+MODEL_CACHE = "/model-cache"  # the instructor's trained models, read-only
+FONT_LISTS = "/font-lists"  # matplotlib's font lists from the host, copied in
+
+
+def _font_lists(env: dict[str, str]) -> list[Path]:
+    """matplotlib's cached font lists on the host (``fontlist-v*.json``)."""
+    folders = [env.get("MPLCONFIGDIR", "")]
+    cache_home = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folders.append(str(Path(cache_home) / "matplotlib"))
+    for folder in filter(None, folders):
+        found = sorted(Path(folder).glob("fontlist-v*.json"))
+        if found:
+            return [f.resolve() for f in found if f.is_file()]
+    return []
+
+
+def _model_caches(env: dict[str, str] | None) -> list[Path]:
+    """The shared model caches named in the grader's environment that exist here."""
+    source = os.environ if env is None else env
+    value = source.get(MODEL_CACHE_SHARED_ENV, "")
+    folders = [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+    return [f.resolve() for f in folders if f.is_dir()]
 
 
 def bwrap_path() -> str | None:
@@ -190,11 +216,22 @@ def command(
     cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
     if cache.is_dir():
         args += ["--ro-bind", str(cache.resolve()), f"{keras_home}/datasets"]
+    # The instructor's trained-model caches: read, never written (a student's new
+    # entries go to the scratch tmpfs, and end with the kernel).
+    shared = []
+    for i, folder in enumerate(_model_caches(env)):
+        inside_path = f"{MODEL_CACHE}/{i}"
+        args += ["--ro-bind", str(folder), inside_path]
+        shared.append(inside_path)
+    # matplotlib's font list, built once on the host: without it every kernel scans
+    # the system's fonts again at its first plot.
+    fonts = _font_lists(source_env := (os.environ if env is None else env))
+    for font_list in fonts:
+        args += ["--ro-bind", str(font_list), f"{FONT_LISTS}/{font_list.name}"]
     args += ["--ro-bind", str(files), SUBMISSION, "--bind", str(ipc), str(ipc)]
     # bwrap's own root is a tmpfs without a size cap: read-only once it is laid out.
     args += ["--remount-ro", "/", "--remount-ro", "/dev"]
-    source = os.environ if env is None else env
-    inside = {k: v for k, v in source.items() if k.startswith(_PASS_PREFIXES)}
+    inside = {k: v for k, v in source_env.items() if k.startswith(_PASS_PREFIXES)}
     if offline:
         inside["AUTOENCODER_DATA_DIR"] = offline
     inside.update(
@@ -206,13 +243,20 @@ def command(
         PYTHONDONTWRITEBYTECODE="1",
         PYTHONNOUSERSITE="1",
     )
+    inside[MODEL_CACHE_DIR_ENV] = f"{keras_home}/autoencoder_course/models"
+    inside.pop(MODEL_CACHE_SHARED_ENV, None)
+    if shared:
+        inside[MODEL_CACHE_SHARED_ENV] = os.pathsep.join(shared)
     for key, value in sorted(inside.items()):
         args += ["--setenv", key, value]
     args += ["--chdir", f"{SCRATCH}/work", "--"]
     if inner and inner[0] == sys.executable:
         inner = [_python(), *inner[1:]]
     # Copy the student's files into the writable folder, then become the kernel.
-    args += ["/bin/sh", "-c", f'cp -R {SUBMISSION}/. . && exec "$@"', "sandbox"]
+    setup = f"cp -R {SUBMISSION}/. ."
+    if fonts:
+        setup += f' && mkdir -p "$MPLCONFIGDIR" && cp {FONT_LISTS}/* "$MPLCONFIGDIR"/'
+    args += ["/bin/sh", "-c", f'{setup} && exec "$@"', "sandbox"]
     return args + inner
 
 

@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_SHARED_ENV
 from . import limits
 from .preprocessors import REPORT_ENV, UNSANDBOXED_ENV
 
@@ -40,6 +41,9 @@ class Task:
     sandboxed: bool = True
     # Threads each kernel may use; 0: the machine that grades decides (see _threads).
     threads: int = 0
+    # The instructor's trained-model cache on the machine that grades (make
+    # warm-cache), read-only to the kernel; ignored where that folder is not there.
+    model_cache: str = ""
 
 
 @dataclass
@@ -181,6 +185,12 @@ def run(task: Task) -> Result:
             environment(task.sandboxed, _threads(task.threads)),
             **{REPORT_ENV: str(folder / "guard.json")},
         )
+        # This student's own new entries: private, and gone with the folder (in the
+        # sandbox, its scratch tmpfs instead). Never the instructor's own cache.
+        env[MODEL_CACHE_DIR_ENV] = str(Path(tmp) / "model-cache")
+        env.pop(MODEL_CACHE_SHARED_ENV, None)
+        if task.model_cache and Path(task.model_cache).is_dir():
+            env[MODEL_CACHE_SHARED_ENV] = task.model_cache
         log_path = Path(tmp) / "autograde.log"
         with open(log_path, "w", encoding="utf-8") as log:
             log.write(f"[grading] {task.student} / {task.assignment} on {host}\n")
