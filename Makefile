@@ -19,6 +19,7 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
 	@echo "make test        run every test (fast mode)"
+	@echo "make test-fast   the library's unit tests only (no notebooks, kernels or browser)"
 	@echo "make lint        ruff check and ruff format --check (CI runs it first)"
 	@echo "make doctor      check this machine for the course, and say what to fix"
 	@echo "make instructor-lab  JupyterLab on the repository, with nbgrader's panels"
@@ -115,6 +116,11 @@ lint: $(STAMP)
 
 test: $(STAMP) $(BACKEND_STAMP) $(BROWSER_STAMP) $(SANDBOX_STAMP) $(POSTGRES_STAMP) $(WIDGETS7_STAMP)
 	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest
+
+# The library's unit tests alone: no notebooks, kernels, servers or browser (the tests
+# marked integration in tests/conftest.py), a few minutes on 2 cores.
+test-fast: $(STAMP)
+	AUTOENCODER_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests -m "not integration"
 
 # course/ is the instructor's preview: its Colab links are stamped only in the student
 # edition (make student-edition REPOSITORY=...), never here.

@@ -12,10 +12,13 @@ time for a class of 100 and of 1,000 on this machine and on larger ones.
     python benchmarks/grading_speed.py --copies 6 --assignments 01_basic_autoencoder
     python benchmarks/grading_speed.py --copies 4
     python benchmarks/grading_speed.py --copies 4 --sandbox-cost --rounds 2
+    python benchmarks/grading_speed.py --copies 2 --model-cache
 
 ``--sandbox-cost`` grades each assignment without the sandbox (``--unsandboxed``) and
 with it, one student at a time, in ``--rounds`` pairs of alternating order, and reports
-what the sandbox adds per student.
+what the sandbox adds per student. ``--model-cache`` grades each assignment one student
+at a time without the trained-model cache, then again after ``make warm-cache``, and
+reports both (and whether the scores are the same).
 The last line printed is one JSON object.
 """
 
@@ -39,15 +42,25 @@ from autoencoder_lib.instructor.course import fill, solution_answers  # noqa: E4
 from autoencoder_lib.instructor.tasks import cores  # noqa: E402
 
 
-def _env():
+def _env(model_cache: bool = False):
     env = dict(os.environ, AUTOENCODER_FAST="1")
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["AUTOENCODER_MODEL_CACHE"] = "1" if model_cache else "0"
+    env.pop("AUTOENCODER_MODEL_CACHE_DIR", None)
+    env.pop("AUTOENCODER_MODEL_CACHE_SHARED", None)
     return env
 
 
 def grade_assignment(
-    assignment: str, copies: int, workdir: Path, *extra: str, name: str = ""
+    assignment: str,
+    copies: int,
+    workdir: Path,
+    *extra: str,
+    name: str = "",
+    model_cache: bool = False,
 ) -> dict:
+    """Grade ``copies`` submissions; with ``model_cache``, after ``make warm-cache``
+    (its time is reported apart: an instructor warms once per assignment)."""
     course = workdir / (name or assignment)
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -64,11 +77,20 @@ def grade_assignment(
             folder = course / "submitted" / f"student{i:03d}" / assignment
             folder.mkdir(parents=True, exist_ok=True)
             nbformat.write(fill(release_nb, answers), folder / source.name)
+    warm_s = 0.0
+    if model_cache:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "autoencoder_lib.instructor.warm_cache",
+             assignment, "--course", str(course)],
+            cwd=course, env=_env(True), check=True, capture_output=True,
+        )  # fmt: skip
+        warm_s = time.perf_counter() - start
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "autoencoder_lib.instructor.grading", assignment,
          *extra],
-        cwd=course, env=_env(), capture_output=True, text=True,
+        cwd=course, env=_env(model_cache), capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     # Report lines: "  <student>  graded  <score> / <max>  <notes>".
@@ -83,6 +105,7 @@ def grade_assignment(
         "graded": graded,
         "seconds": round(seconds, 1),
         "seconds_per_submission": round(seconds / copies, 1),
+        "warm_cache_s": round(warm_s, 1),
         "report": result.stdout.strip().splitlines()[1:],
     }
 
@@ -105,6 +128,11 @@ def main():
         help="grade each assignment without and with the sandbox, one at a time",
     )
     parser.add_argument(
+        "--model-cache",
+        action="store_true",
+        help="grade each assignment without the model cache, then after warming it",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=2,
@@ -118,6 +146,9 @@ def main():
     )
     if args.sandbox_cost:
         sandbox_cost(assignments, args.copies, args.rounds)
+        return
+    if args.model_cache:
+        model_cache_gain(assignments, args.copies)
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +256,54 @@ def sandbox_cost(assignments: list[str], copies: int, rounds: int) -> None:
     )
     if incomplete:
         sys.exit("some submissions were not graded: see the reports above")
+
+
+def model_cache_gain(assignments: list[str], copies: int) -> None:
+    """One student at a time, without the model cache and then with the cache warmed
+    from the solutions, in the same run."""
+    rows = {}
+    incomplete = False
+    with tempfile.TemporaryDirectory() as tmp:
+        for assignment in assignments:
+            cold = grade_assignment(
+                assignment, copies, Path(tmp), "--workers=1", name=f"{assignment}-cold"
+            )
+            warm = grade_assignment(
+                assignment, copies, Path(tmp), "--workers=1",
+                name=f"{assignment}-warm", model_cache=True,
+            )  # fmt: skip
+            incomplete |= cold["graded"] != copies or warm["graded"] != copies
+            same = [line.split()[:5] for line in cold["report"] if "graded" in line]
+            cached = [line.split()[:5] for line in warm["report"] if "graded" in line]
+            rows[assignment] = {
+                "without_cache_s": cold["seconds"],
+                "with_cache_s": warm["seconds"],
+                "warm_cache_s": warm["warm_cache_s"],
+                "same_scores": same == cached,
+            }
+            print(
+                f"{assignment:<32} without cache {cold['seconds_per_submission']:>6} s, "
+                f"with it {warm['seconds_per_submission']:>6} s per submission "
+                f"(warming: {warm['warm_cache_s']:.0f} s; same scores: {same == cached})",
+                flush=True,
+            )
+    cold_s = sum(r["without_cache_s"] for r in rows.values())
+    warm_s = sum(r["with_cache_s"] for r in rows.values())
+    print(
+        json.dumps(
+            {
+                "host": f"{platform.machine()}, {cores()} CPU cores",
+                "copies": copies,
+                "without_cache_s_per_student": round(cold_s / copies, 1),
+                "with_cache_s_per_student": round(warm_s / copies, 1),
+                "ratio": round(warm_s / cold_s, 3),
+                "warm_cache_s": round(sum(r["warm_cache_s"] for r in rows.values()), 1),
+                "assignments": rows,
+            }
+        )
+    )
+    if incomplete or not all(r["same_scores"] for r in rows.values()):
+        sys.exit("some submissions were not graded, or scores differ: see above")
 
 
 if __name__ == "__main__":

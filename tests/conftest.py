@@ -38,3 +38,30 @@ def cifar_small():
 
     x_test, _ = data.load_split("cifar10", "test")
     return x_test[:64]
+
+
+# The integration lane: modules whose tests start processes (nbgrader, kernels, a
+# sandbox, servers, a browser, a fresh interpreter) or execute notebooks, and the
+# solution notebooks themselves (nbval). Single tests elsewhere carry the mark
+# themselves. `make test-fast` runs everything else; `make test` runs both.
+_INTEGRATION_MODULES = {
+    "test_backends",
+    "test_browser",
+    "test_colab",
+    "test_doctor",
+    "test_grading",
+    "test_grading_model_cache",
+    "test_grading_runner",
+    "test_hostile_submissions",
+    "test_instructor_workflow",
+    "test_parallel_grading",
+    "test_release",
+    "test_student_edition",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix == ".ipynb" or path.stem in _INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)

@@ -295,6 +295,7 @@ def test_an_unwritable_folder_warns_and_still_returns_the_trained_model(
     assert "could not write" in err and model_cache.DIR_ENV in err
 
 
+@pytest.mark.integration
 def test_a_rerun_in_a_fresh_process_loads_every_model(mnist_small, tmp_path):
     """What a notebook rerun after a kernel restart does: same seeds, same cells."""
     script = """

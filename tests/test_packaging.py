@@ -8,6 +8,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+import pytest
 import yaml
 
 from autoencoder_lib.instructor.course import ROOT
@@ -148,6 +149,7 @@ def test_every_notebook_import_is_a_dependency():
     )
 
 
+@pytest.mark.integration
 def test_pre_commit_runs_the_ci_linters_and_keeps_notebooks_as_committed(tmp_path):
     """The hooks are the commands `make lint` runs, and nbstripout as configured leaves
     every committed notebook byte for byte as it is (ids and nbgrader metadata kept)."""

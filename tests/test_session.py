@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.integration
 def test_start_prints_report_and_nothing_on_stderr():
     code = (
         "from autoencoder_lib import session\n"

@@ -97,6 +97,7 @@ def test_latent_sliders_decode_one_point_per_redraw():
 WIDGETS7 = Path(sys.executable).parent.parent / "widgets7"
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(
     os.environ.get("AUTOENCODER_WIDGETS7") == "1", reason="already under ipywidgets 7"
 )
