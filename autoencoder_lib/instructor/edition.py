@@ -119,6 +119,14 @@ Open a notebook from its **Open in Colab** badge, run its first cell and pick a 
 The cell installs the course library alone (a few pure-Python files, at this edition's tag);
 everything else it needs is already on Colab, and none of Colab's packages change.
 
+## Rerunning a notebook
+
+A model you trained once is not trained again: rerun a notebook after a kernel restart and
+each `training.fit` loads what it trained from `~/.keras/autoencoder_course/models/` (its
+progress line says "Loaded from the model cache"). Change anything that decides the result (a
+layer, a weight, the data, the epochs, your loss) and it trains. `training.fit(...,
+cache=False)` always trains. On Colab the cache lasts as long as the runtime.
+
 ## Handing in
 
 Run the test cell under each exercise; nbgrader's **Validate** button runs the whole notebook.
