@@ -7,14 +7,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BACKEND_STAMP := $(VENV)/.backends
-# CPU builds of the other Keras backends, for the tests that train on each of them.
-BACKENDS ?= jax torch==2.13.0+cpu
+# CPU builds of the other Keras backends, for the tests that train on each of them. PyTorch's
+# CPU build is not on PyPI (PyPI's Linux wheel pulls in CUDA): where no index configured
+# for pip has it, it comes from PyTorch's own CPU index.
+JAX_BACKEND ?= jax
+TORCH_BACKEND ?= torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # nbgrader runs `alembic` from PATH; the venv's bin must come first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-.PHONY: lab doctor instructor-lab collect test test-fast lint student-edition release warm-cache check autograde feedback grades full-run help
+.PHONY: lab doctor instructor-lab collect test test-fast lint constraints student-edition release warm-cache check autograde feedback grades full-run help
 
 help:
 	@echo "make lab         open the course (course/) in JupyterLab"
@@ -33,12 +37,18 @@ help:
 	@echo "make grades      export grades.csv from the gradebook"
 	@echo "make full-run    run solutions in full mode into runs/ (NOTEBOOKS=... to choose)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.12 (or another 3.10+ interpreter).")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev]' -c constraints.txt
 	touch $(STAMP)
+
+# constraints.txt: the versions installed now, which the README's figures come from.
+constraints: $(STAMP)
+	{ sed -n '1,/^# an upgrade/p' constraints.txt; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^autoencoder'; } > constraints.new
+	mv constraints.new constraints.txt
 
 # Students' JupyterLab: nbgrader's course, assignment-list and formgrader panels are off
 # (they need an exchange directory a student set-up does not have); Validate stays.
@@ -58,8 +68,12 @@ instructor-lab: $(STAMP)
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 $(BACKEND_STAMP): $(STAMP)
-	$(BIN)/python -m pip install $(BACKENDS) || \
-		echo "Could not install $(BACKENDS): the JAX / PyTorch backend tests will be skipped."
+	$(BIN)/python -m pip install -c constraints.txt $(JAX_BACKEND) || \
+		echo "Could not install $(JAX_BACKEND): the JAX backend tests will be skipped."
+	$(BIN)/python -m pip install -c constraints.txt $(TORCH_BACKEND) || \
+		$(BIN)/python -m pip install -c constraints.txt --timeout 30 --retries 1 \
+			--extra-index-url $(TORCH_INDEX) $(TORCH_BACKEND) || \
+		echo "Could not install $(TORCH_BACKEND): the PyTorch backend tests will be skipped."
 	touch $(BACKEND_STAMP)
 
 # A Debian package, with root or through sudo where either is at hand (update and retry

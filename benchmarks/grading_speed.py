@@ -37,9 +37,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-from autoencoder_lib.instructor.course import fill, solution_answers  # noqa: E402
-from autoencoder_lib.instructor.tasks import cores  # noqa: E402
+from autoencoder_lib.instructor.course import ROOT, fill, solution_answers
+from autoencoder_lib.instructor.course import assignments as course_assignments
+from autoencoder_lib.instructor.tasks import cores
 
 
 def _env(model_cache: bool = False):
@@ -139,11 +139,7 @@ def main():
         help="with --sandbox-cost: paired runs, in alternating order",
     )
     args = parser.parse_args()
-    assignments = args.assignments or sorted(
-        p.name
-        for p in (ROOT / "solutions").iterdir()
-        if p.is_dir() and p.name[0].isdigit()
-    )
+    assignments = args.assignments or course_assignments()
     if args.sandbox_cost:
         sandbox_cost(assignments, args.copies, args.rounds)
         return

@@ -29,7 +29,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from autoencoder_lib.instructor.course import assignments, notebooks
+
 LOADED = "Loaded from the model cache"
 # Lines that differ between runs by nature: progress bars, timings.
 _VOLATILE = re.compile(r"Epoch \d+/\d+|Loaded from the model cache|\d+(\.\d+)? s\b")
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--full", action="store_true", help="full mode (default fast)")
     args = parser.parse_args()
-    paths = args.notebooks or sorted((ROOT / "solutions").glob("[0-9]*/*.ipynb"))
+    paths = args.notebooks or [p for a in assignments() for p in notebooks(a)]
     rows = {}
     for path in paths:
         with tempfile.TemporaryDirectory(prefix="ae-cache-") as cache:

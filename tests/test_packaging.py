@@ -95,6 +95,34 @@ def test_readme_commands_are_what_ci_and_make_run():
     )
 
 
+def test_constraints_pin_what_is_installed_and_make_installs_with_them():
+    """constraints.txt holds the versions the README's figures come from: one exact
+    pin per package, and the environment running the tests has those versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, pinned = line.partition("==")
+        assert sep and pinned, f"not an exact pin: {line!r}"
+        assert _name(name) not in pins, f"pinned twice: {name}"
+        pins[_name(name)] = pinned.strip()
+    for package in ("keras", "tensorflow", "numpy", "nbgrader", "jupyterlab"):
+        assert package in pins, f"{package} is not pinned"
+    differ = []
+    for name, pinned in pins.items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # e.g. a backend whose install was skipped here
+        if installed != pinned:
+            differ.append(f"{name} {installed} installed, {pinned} pinned")
+    assert not differ, "; ".join(differ) + " (make constraints refreshes the file)"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -e '.[dev]' -c constraints.txt" in makefile
+
+
 def test_nbgrader_config_maps_solutions_and_course():
     from traitlets.config.loader import PyFileConfigLoader
 

@@ -1,4 +1,5 @@
 import io
+import math
 import re
 import sys
 import types
@@ -7,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from autoencoder_lib import models, training, vae
+from autoencoder_lib import callbacks, device, models, training, vae
 
 
 def _compiled(latent_dim=8):
@@ -132,10 +133,10 @@ def test_accelerator_settings(device, backend, policy, steps):
 
 
 def test_capability_from_gpu_names():
-    assert training._capability_from_name("Tesla T4") == (7, 5)
-    assert training._capability_from_name("NVIDIA A100-SXM4-40GB") == (8, 0)
-    assert training._capability_from_name("NVIDIA H200") == (9, 0)
-    assert training._capability_from_name("Some GPU") is None
+    assert device.capability_from_name("Tesla T4") == (7, 5)
+    assert device.capability_from_name("NVIDIA A100-SXM4-40GB") == (8, 0)
+    assert device.capability_from_name("NVIDIA H200") == (9, 0)
+    assert device.capability_from_name("Some GPU") is None
 
 
 def test_several_gpus_use_an_existing_data_parallel_engine():
@@ -165,7 +166,7 @@ def test_every_choice_can_be_overridden():
 
 def test_colab_without_gpu_says_how_to_switch(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(training, "detect_device", lambda: CPU)
+    monkeypatch.setattr(device, "detect_device", lambda: CPU)
     report = training.device_report()
     assert training.COLAB_NO_GPU in report
     assert "Change runtime type" in report
@@ -204,64 +205,69 @@ def test_steps_per_execution_is_applied_unless_the_model_chose(mnist_small):
     assert own.steps_per_execution == 3
 
 
-def test_out_of_memory_halves_the_batch_and_says_so(mnist_small, monkeypatch, capsys):
+class _OutOfMemoryAbove(keras.callbacks.Callback):
+    """Fails as an accelerator out of memory would, while the batch is larger than
+    ``limit``; records the batch size of every try (from the steps per epoch)."""
+
+    def __init__(self, n, limit, message):
+        super().__init__()
+        self.n, self.limit, self.message, self.tried = n, limit, message, []
+
+    def on_train_begin(self, logs=None):
+        batch = math.ceil(self.n / self.params["steps"])
+        self.tried.append(batch)
+        if batch > self.limit:
+            raise RuntimeError(self.message)
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(mnist_small, capsys):
     (x_train, _), _ = mnist_small
-    tried = []
-    real_fit_once = training._fit_once
-
-    def fit_once(model, x, y, validation, epochs, batch_size, callbacks):
-        tried.append(batch_size)
-        if batch_size > 32:
-            raise RuntimeError(
-                "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB"
-            )
-        return real_fit_once(model, x, y, validation, epochs, batch_size, callbacks)
-
-    monkeypatch.setattr(training, "_fit_once", fit_once)
-    history = training.fit(_compiled(), x_train, epochs=1, batch_size=128)
-    assert tried == [128, 64, 32]
+    x_train = x_train[:320]  # 288 to train on: batches of 128, 64 and 32 all differ
+    oom = _OutOfMemoryAbove(
+        288, 32, "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2GiB"
+    )
+    history = training.fit(
+        _compiled(), x_train, epochs=1, batch_size=128, callbacks=[oom]
+    )
+    assert oom.tried == [96, 58, 32]  # 288 images in ceil(288 / b) steps
     assert "loss" in history.history
     out = capsys.readouterr().out
     assert "Out of memory" in out and "batch size 64" in out and "batch size 32" in out
 
 
-def test_out_of_memory_halves_the_learning_rate_multiplier_too(
-    mnist_small, monkeypatch, capsys
-):
+def test_out_of_memory_halves_the_learning_rate_multiplier_too(mnist_small, capsys):
     (x_train, _), _ = mnist_small
     x_train = x_train[:256]
     chosen = training.Settings(
         batch_size=128, learning_rate_scale=8.0, warm_up_epochs=1
     )
-    monkeypatch.setattr(training, "_configured", chosen)
-    real_fit_once = training._fit_once
-
-    def fit_once(model, x, y, validation, epochs, batch_size, callbacks):
-        if batch_size > 32:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_fit_once(model, x, y, validation, epochs, batch_size, callbacks)
-
-    monkeypatch.setattr(training, "_fit_once", fit_once)
+    oom = _OutOfMemoryAbove(230, 32, "CUDA out of memory. Tried to allocate 2.00 GiB")
     model, log = _compiled(), _LearningRateLog()
-    training.fit(model, x_train, epochs=2, verbose=False, callbacks=[log])
+    training.fit(
+        model, x_train, epochs=2, verbose=False, callbacks=[oom, log], settings=chosen
+    )
     # Batch 128 -> 32: a quarter of the batch, a quarter of the multiplier.
     assert log.rates == [pytest.approx(1e-3), pytest.approx(2e-3)]
     assert _rate(model) == pytest.approx(1e-3)
     assert "batch size 32" in capsys.readouterr().out
 
 
-def test_other_errors_are_not_retried(mnist_small, monkeypatch):
-    (x_train, _), _ = mnist_small
-    calls = []
+class _FailsAtStart(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
 
-    def fit_once(*args):
-        calls.append(args)
+    def on_train_begin(self, logs=None):
+        self.calls += 1
         raise ValueError("Incompatible shapes")
 
-    monkeypatch.setattr(training, "_fit_once", fit_once)
+
+def test_other_errors_are_not_retried(mnist_small):
+    (x_train, _), _ = mnist_small
+    failing = _FailsAtStart()
     with pytest.raises(ValueError, match="Incompatible shapes"):
-        training.fit(_compiled(), x_train, epochs=1)
-    assert len(calls) == 1
+        training.fit(_compiled(), x_train, epochs=1, callbacks=[failing])
+    assert failing.calls == 1
 
 
 @pytest.mark.parametrize(
@@ -299,31 +305,32 @@ def _rate(model):
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
-def test_learning_rate_scaled_while_training_then_restored(mnist_small, monkeypatch):
+def test_learning_rate_scaled_while_training_then_restored(mnist_small):
     (x_train, _), _ = mnist_small
     scaled = training.Settings(batch_size=256, learning_rate_scale=2.0)
-    monkeypatch.setattr(training, "_configured", scaled)
     model, log = _compiled(), _LearningRateLog()
-    training.fit(model, x_train, epochs=1, verbose=False, callbacks=[log])
+    training.fit(
+        model, x_train, epochs=1, verbose=False, callbacks=[log], settings=scaled
+    )
     assert log.rates == [pytest.approx(2e-3)]
     assert _rate(model) == pytest.approx(1e-3)
     # The student's own batch size: their learning rate, untouched.
     log = _LearningRateLog()
     training.fit(
-        model, x_train, epochs=1, batch_size=256, verbose=False, callbacks=[log]
-    )
+        model, x_train, epochs=1, batch_size=256, verbose=False, callbacks=[log],
+        settings=scaled,
+    )  # fmt: skip
     assert log.rates == [pytest.approx(1e-3)]
 
 
-def test_learning_rate_warm_up_then_scaled_and_restored_on_interrupt(
-    mnist_small, monkeypatch
-):
+def test_learning_rate_warm_up_then_scaled_and_restored_on_interrupt(mnist_small):
     (x_train, _), _ = mnist_small
     x_train = x_train[:512]
     warm = training.Settings(batch_size=128, learning_rate_scale=8.0, warm_up_epochs=1)
-    monkeypatch.setattr(training, "_configured", warm)
     model, log = _compiled(), _LearningRateLog()
-    training.fit(model, x_train, epochs=3, verbose=False, callbacks=[log])
+    training.fit(
+        model, x_train, epochs=3, verbose=False, callbacks=[log], settings=warm
+    )
     assert log.rates == [pytest.approx(r) for r in (1e-3, 8e-3, 8e-3)]
     # 460 training images (512 less the validation tenth): 4 steps an epoch. The
     # first epoch ramps linearly from the rate towards 8 times it; then it stays.
@@ -332,11 +339,13 @@ def test_learning_rate_warm_up_then_scaled_and_restored_on_interrupt(
     assert _rate(model) == pytest.approx(1e-3)
     log = _LearningRateLog(fail_at_epoch=2)
     with pytest.raises(KeyboardInterrupt):
-        training.fit(model, x_train, epochs=3, verbose=False, callbacks=[log])
+        training.fit(
+            model, x_train, epochs=3, verbose=False, callbacks=[log], settings=warm
+        )
     assert _rate(model) == pytest.approx(1e-3)
 
 
-def test_warm_up_reaches_the_compiled_training_step(mnist_small, monkeypatch):
+def test_warm_up_reaches_the_compiled_training_step(mnist_small):
     # Reading the variable back is not enough: the JAX backend trains on a copy of the
     # variables, and a rate set on the variable alone would never be used. Training
     # with the ramp must therefore move the weights differently than without it.
@@ -347,10 +356,11 @@ def test_warm_up_reaches_the_compiled_training_step(mnist_small, monkeypatch):
         chosen = training.Settings(
             batch_size=128, learning_rate_scale=scale, warm_up_epochs=1
         )
-        monkeypatch.setattr(training, "_configured", chosen)
         keras.utils.set_random_seed(0)
         model = _compiled()
-        training.fit(model, x_train, epochs=1, verbose=False, patience=None)
+        training.fit(
+            model, x_train, epochs=1, verbose=False, patience=None, settings=chosen
+        )
         weights[scale] = np.concatenate(
             [np.ravel(keras.ops.convert_to_numpy(w)) for w in model.weights]
         )
@@ -359,7 +369,7 @@ def test_warm_up_reaches_the_compiled_training_step(mnist_small, monkeypatch):
 
 def test_multiplier_halves_when_the_validation_loss_stalls():
     model = _compiled()
-    scale = training._LearningRateScale(1e-3, 8.0, warm_up_epochs=0, steps_per_epoch=4)
+    scale = callbacks.LearningRateScale(1e-3, 8.0, warm_up_epochs=0, steps_per_epoch=4)
     scale.set_model(model)
     scale.on_train_begin()
     rates = []

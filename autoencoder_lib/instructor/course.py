@@ -22,10 +22,12 @@ RELEASE = ROOT / "course"
 REPOSITORY_ENV = "AUTOENCODER_COURSE_REPOSITORY"
 
 
-def assignments() -> list[str]:
-    """Every assignment in solutions/ (folders named NN_topic)."""
+def assignments(solutions: Path = SOLUTIONS) -> list[str]:
+    """Every assignment of a course: the folders of its solutions/ whose name starts
+    with a digit (NN_topic), as the Makefile's ``solutions/[0-9]*`` picks them. Every
+    tool that needs "all assignments" asks this."""
     return sorted(
-        p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name[:2].isdigit()
+        p.name for p in Path(solutions).iterdir() if p.is_dir() and p.name[0].isdigit()
     )
 
 

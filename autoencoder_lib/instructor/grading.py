@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import limits, submissions, tasks
+from .course import assignments as course_assignments
 
 # Calls that end the kernel; a submission containing one is the likely cause of a death.
 _KERNEL_KILLERS = re.compile(
@@ -903,9 +904,7 @@ def main(argv: list[str] | None = None) -> int:
                 "knowingly: make autograde UNSANDBOXED=1."
             )
             return 2
-    assignments = args or sorted(
-        p.name for p in (course / "solutions").iterdir() if p.is_dir()
-    )
+    assignments = args or course_assignments(course / "solutions")
     client, executor = (
         _dask_executor(options.scheduler) if options.scheduler else (None, None)
     )

@@ -30,7 +30,7 @@ from ..config import (
     MODEL_CACHE_SHARED_ENV,
 )
 from . import limits
-from .course import ROOT, notebooks
+from .course import ROOT, assignments, notebooks
 from .grading import MODEL_CACHE_FOLDER
 
 
@@ -64,11 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     solutions = options.course / "solutions"
-    known = sorted(
-        p.name for p in solutions.iterdir() if p.is_dir() and p.name[:2].isalnum()
-    )
-    chosen = options.assignments or [a for a in known if a[:2].isdigit()]
-    unknown = sorted(set(chosen) - set(known))
+    chosen = options.assignments or assignments(solutions)
+    unknown = sorted(a for a in chosen if not (solutions / a).is_dir())
     if unknown:
         parser.error(f"no such assignment in {solutions}: {', '.join(unknown)}")
     cache = options.course / MODEL_CACHE_FOLDER
