@@ -66,7 +66,10 @@ def start(seed: int | None = 0, *, report: bool = True) -> None:
     from . import config, training
 
     if seed is not None:
-        keras.utils.set_random_seed(seed)
+        # On JAX and PyTorch, Keras seeds TensorFlow too when it is installed, and that
+        # import is TensorFlow's first, with its C++ start-up lines.
+        with _silenced_stderr():
+            keras.utils.set_random_seed(seed)
     # Precision and distribution apply to layers built from now on.
     training.configure()
     if report:

@@ -191,7 +191,9 @@ def fit(
     same_targets = y is x
     (x_train, y_train), validation = _split(x, y, validation_split, validation_data)
     digest = None
-    if model_cache.enabled(cache):
+    callbacks = list(callbacks)
+    # A callback of the caller's own may change training in ways no key can see.
+    if model_cache.enabled(cache) and not callbacks:
         digest = _cache_key(
             model,
             x_train,
@@ -205,7 +207,6 @@ def fit(
                 learning_rate_scale=learning_rate_scale,
                 warm_up_epochs=warm_up_epochs,
                 settings=asdict(settings),
-                user_callbacks=len(list(callbacks)),
             ),
         )
         entry = model_cache.lookup(model, digest) if digest else None
@@ -258,9 +259,7 @@ def fit(
 
 def _cache_key(model, x, y, validation, arguments) -> str | None:
     """The model cache's key for this call, or None where it cannot be keyed exactly
-    (a callback of the student's own, data that is not a NumPy array...)."""
-    if arguments["user_callbacks"]:
-        return None  # a callback may change training in ways no key can see
+    (data that is not a NumPy array, weights not made yet...)."""
     val_x, val_y = validation if validation is not None else (None, None)
     arrays = {"x": x, "y": y, "validation_x": val_x, "validation_y": val_y}
     try:

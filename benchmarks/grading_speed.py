@@ -110,6 +110,49 @@ def grade_assignment(
     }
 
 
+def paired_runs(
+    assignments: list[str], copies: int, modes: dict[str, dict], rounds: int = 1
+) -> tuple[dict[str, dict[str, list[dict]]], bool]:
+    """Grade every assignment once per mode and round, each mode in a fresh course.
+
+    ``modes`` maps a name to ``grade_assignment``'s arguments (``extra``, and
+    ``model_cache``). Rounds alternate the order (A B, B A, ...), so that a machine that
+    warms up or slows down over the run weighs on both sides alike. Returns the results
+    by assignment and mode, and whether every submission was graded.
+    """
+    results: dict[str, dict[str, list[dict]]] = {}
+    complete = True
+    names = list(modes)
+    with tempfile.TemporaryDirectory() as tmp:
+        for assignment in assignments:
+            results[assignment] = {name: [] for name in names}
+            for r in range(rounds):
+                for name in names if r % 2 == 0 else names[::-1]:
+                    options = modes[name]
+                    result = grade_assignment(
+                        assignment, copies, Path(tmp), *options.get("extra", ()),
+                        name=f"{assignment}-{name}-{r}",
+                        model_cache=options.get("model_cache", False),
+                    )  # fmt: skip
+                    results[assignment][name].append(result)
+                    complete &= result["graded"] == copies
+                    print(
+                        f"{assignment:<32} round {r + 1} {name:<14} "
+                        f"{result['seconds_per_submission']:>6} s per submission "
+                        f"({result['graded']}/{copies} graded)",
+                        flush=True,
+                    )
+    return results, complete
+
+
+def _seconds(results, mode: str) -> float:
+    return sum(r["seconds"] for by_mode in results.values() for r in by_mode[mode])
+
+
+def _host() -> str:
+    return f"{platform.machine()}, {cores()} CPU cores"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -135,46 +178,34 @@ def main():
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
-        help="with --sandbox-cost: paired runs, in alternating order",
+        default=1,
+        help="paired runs per assignment, in alternating order (--sandbox-cost: use 2)",
     )
     args = parser.parse_args()
     assignments = args.assignments or course_assignments()
     if args.sandbox_cost:
         sandbox_cost(assignments, args.copies, args.rounds)
-        return
-    if args.model_cache:
-        model_cache_gain(assignments, args.copies)
-        return
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for assignment in assignments:
-            serial = grade_assignment(
-                assignment, args.copies, Path(tmp), "--workers=1",
-                name=f"{assignment}-serial",
-            )  # fmt: skip
-            parallel = grade_assignment(
-                assignment, args.copies, Path(tmp), f"--workers={args.workers}",
-                name=f"{assignment}-parallel",
-            )  # fmt: skip
-            rows.append((assignment, serial, parallel))
-            print(
-                f"{assignment:<28} 1 worker {serial['seconds_per_submission']:>6} s, "
-                f"{args.workers} workers {parallel['seconds_per_submission']:>6} s "
-                f"per student: {serial['seconds'] / parallel['seconds']:.2f}x "
-                f"({serial['graded']}/{args.copies} and "
-                f"{parallel['graded']}/{args.copies} graded)",
-                flush=True,
-            )
-    serial_s = sum(r[1]["seconds"] for r in rows)
-    parallel_s = sum(r[2]["seconds"] for r in rows)
+    elif args.model_cache:
+        model_cache_gain(assignments, args.copies, args.rounds)
+    else:
+        parallel_speedup(assignments, args.copies, args.workers, args.rounds)
+
+
+def parallel_speedup(assignments, copies: int, workers: int, rounds: int) -> None:
+    """One student at a time against ``workers`` at once, and what that projects to."""
+    modes = {
+        "serial": {"extra": ("--workers=1",)},
+        "parallel": {"extra": (f"--workers={workers}",)},
+    }
+    results, complete = paired_runs(assignments, copies, modes, rounds)
+    serial_s, parallel_s = _seconds(results, "serial"), _seconds(results, "parallel")
     speedup = serial_s / parallel_s
-    per_student = parallel_s / args.copies
+    students = copies * rounds
     # Larger machines: each core is assumed to add what each core added here.
-    per_core = speedup / args.workers
+    per_core = speedup / workers
     projection = {
         f"{n}_students_{c}_cores_h": round(
-            n * serial_s / args.copies / (c * per_core) / 3600, 2
+            n * serial_s / students / (c * per_core) / 3600, 2
         )
         for n in (100, 1000)
         for c in sorted({cores(), 16, 64})
@@ -182,123 +213,104 @@ def main():
     print(
         json.dumps(
             {
-                "host": f"{platform.machine()}, {cores()} CPU cores",
-                "copies": args.copies,
-                "workers": args.workers,
-                "serial_s_per_student": round(serial_s / args.copies, 1),
-                "parallel_s_per_student": round(per_student, 1),
+                "host": _host(),
+                "copies": copies,
+                "rounds": rounds,
+                "workers": workers,
+                "serial_s_per_student": round(serial_s / students, 1),
+                "parallel_s_per_student": round(parallel_s / students, 1),
                 "speedup": round(speedup, 2),
                 "projected_hours": projection,
                 "assignments": {
-                    a: {"serial_s": s["seconds"], "parallel_s": p["seconds"]}
-                    for a, s, p in rows
+                    a: {m: [r["seconds"] for r in runs] for m, runs in by_mode.items()}
+                    for a, by_mode in results.items()
                 },
             }
         )
     )
-    if any(
-        r[1]["graded"] != args.copies or r[2]["graded"] != args.copies for r in rows
-    ):
+    if not complete:
         sys.exit("some submissions were not graded: see the reports above")
 
 
 def sandbox_cost(assignments: list[str], copies: int, rounds: int) -> None:
-    """Unsandboxed against sandboxed, one student at a time. With several rounds the
-    order alternates (bare, boxed, boxed, bare, ...), so that a machine that warms up
-    or slows down over the run weighs on both sides alike."""
-    totals = {"bare": 0.0, "boxed": 0.0}
-    per_assignment = {}
-    incomplete = False
-    with tempfile.TemporaryDirectory() as tmp:
-        for assignment in assignments:
-            seconds = {"bare": [], "boxed": []}
-            for r in range(rounds):
-                order = ("bare", "boxed") if r % 2 == 0 else ("boxed", "bare")
-                for mode in order:
-                    extra = ("--unsandboxed",) if mode == "bare" else ()
-                    result = grade_assignment(
-                        assignment, copies, Path(tmp), *extra, "--workers=1",
-                        name=f"{assignment}-{mode}-{r}",
-                    )  # fmt: skip
-                    seconds[mode].append(result["seconds"])
-                    incomplete |= result["graded"] != copies
-                    print(
-                        f"{assignment:<28} round {r + 1} {mode:<5} "
-                        f"{result['seconds_per_submission']:>6} s per submission "
-                        f"({result['graded']}/{copies} graded)",
-                        flush=True,
-                    )
-            totals["bare"] += sum(seconds["bare"])
-            totals["boxed"] += sum(seconds["boxed"])
-            per_assignment[assignment] = {
-                "unsandboxed_s": seconds["bare"],
-                "sandboxed_s": seconds["boxed"],
-            }
+    """Unsandboxed against sandboxed, one student at a time."""
+    modes = {
+        "unsandboxed": {"extra": ("--unsandboxed", "--workers=1")},
+        "sandboxed": {"extra": ("--workers=1",)},
+    }
+    results, complete = paired_runs(assignments, copies, modes, rounds)
+    bare, boxed = _seconds(results, "unsandboxed"), _seconds(results, "sandboxed")
     students = copies * rounds
     print(
         json.dumps(
             {
-                "host": f"{platform.machine()}, {cores()} CPU cores",
+                "host": _host(),
                 "copies": copies,
                 "rounds": rounds,
-                "unsandboxed_s_per_student": round(totals["bare"] / students, 1),
-                "sandboxed_s_per_student": round(totals["boxed"] / students, 1),
-                "sandbox_cost_percent": round(
-                    100 * (totals["boxed"] - totals["bare"]) / totals["bare"], 1
-                ),
-                "assignments": per_assignment,
+                "unsandboxed_s_per_student": round(bare / students, 1),
+                "sandboxed_s_per_student": round(boxed / students, 1),
+                "sandbox_cost_percent": round(100 * (boxed - bare) / bare, 1),
+                "assignments": {
+                    a: {
+                        f"{m}_s": [r["seconds"] for r in runs]
+                        for m, runs in by_mode.items()
+                    }
+                    for a, by_mode in results.items()
+                },
             }
         )
     )
-    if incomplete:
+    if not complete:
         sys.exit("some submissions were not graded: see the reports above")
 
 
-def model_cache_gain(assignments: list[str], copies: int) -> None:
+def model_cache_gain(assignments: list[str], copies: int, rounds: int) -> None:
     """One student at a time, without the model cache and then with the cache warmed
-    from the solutions, in the same run."""
-    rows = {}
-    incomplete = False
-    with tempfile.TemporaryDirectory() as tmp:
-        for assignment in assignments:
-            cold = grade_assignment(
-                assignment, copies, Path(tmp), "--workers=1", name=f"{assignment}-cold"
-            )
-            warm = grade_assignment(
-                assignment, copies, Path(tmp), "--workers=1",
-                name=f"{assignment}-warm", model_cache=True,
-            )  # fmt: skip
-            incomplete |= cold["graded"] != copies or warm["graded"] != copies
-            same = [line.split()[:5] for line in cold["report"] if "graded" in line]
-            cached = [line.split()[:5] for line in warm["report"] if "graded" in line]
-            rows[assignment] = {
-                "without_cache_s": cold["seconds"],
-                "with_cache_s": warm["seconds"],
-                "warm_cache_s": warm["warm_cache_s"],
-                "same_scores": same == cached,
-            }
-            print(
-                f"{assignment:<32} without cache {cold['seconds_per_submission']:>6} s, "
-                f"with it {warm['seconds_per_submission']:>6} s per submission "
-                f"(warming: {warm['warm_cache_s']:.0f} s; same scores: {same == cached})",
-                flush=True,
-            )
-    cold_s = sum(r["without_cache_s"] for r in rows.values())
-    warm_s = sum(r["with_cache_s"] for r in rows.values())
+    from the solutions, in the same run; the scores must be the same."""
+    modes = {
+        "without_cache": {"extra": ("--workers=1",)},
+        "with_cache": {"extra": ("--workers=1",), "model_cache": True},
+    }
+    results, complete = paired_runs(assignments, copies, modes, rounds)
+
+    def scores(result):
+        return [line.split()[:5] for line in result["report"] if "graded" in line]
+
+    same = {
+        a: all(
+            scores(r) == scores(by_mode["without_cache"][0])
+            for runs in by_mode.values()
+            for r in runs
+        )
+        for a, by_mode in results.items()
+    }
+    cold, warm = _seconds(results, "without_cache"), _seconds(results, "with_cache")
+    students = copies * rounds
+    warming = sum(r["warm_cache_s"] for b in results.values() for r in b["with_cache"])
     print(
         json.dumps(
             {
-                "host": f"{platform.machine()}, {cores()} CPU cores",
+                "host": _host(),
                 "copies": copies,
-                "without_cache_s_per_student": round(cold_s / copies, 1),
-                "with_cache_s_per_student": round(warm_s / copies, 1),
-                "ratio": round(warm_s / cold_s, 3),
-                "warm_cache_s": round(sum(r["warm_cache_s"] for r in rows.values()), 1),
-                "assignments": rows,
+                "rounds": rounds,
+                "without_cache_s_per_student": round(cold / students, 1),
+                "with_cache_s_per_student": round(warm / students, 1),
+                "ratio": round(warm / cold, 3),
+                "warm_cache_s": round(warming / rounds, 1),
+                "assignments": {
+                    a: {
+                        **{
+                            f"{m}_s": [r["seconds"] for r in runs]
+                            for m, runs in by_mode.items()
+                        },
+                        "same_scores": same[a],
+                    }
+                    for a, by_mode in results.items()
+                },
             }
         )
     )
-    if incomplete or not all(r["same_scores"] for r in rows.values()):
+    if not complete or not all(same.values()):
         sys.exit("some submissions were not graded, or scores differ: see above")
 
 

@@ -54,6 +54,7 @@ _INTEGRATION_MODULES = {
     "test_grading_runner",
     "test_hostile_submissions",
     "test_instructor_workflow",
+    "test_notebook_backends",
     "test_parallel_grading",
     "test_release",
     "test_student_edition",

@@ -13,7 +13,8 @@ import os
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_notebook
+from nbgrader_cells import nbgrader_cell
 
 from autoencoder_lib.instructor import sandbox, warm_cache
 from autoencoder_lib.instructor.course import Course
@@ -57,27 +58,14 @@ print("written:", written)"""
 )
 
 
-def _cell(source, grade_id, *, solution=False, points=None):
-    meta = {
-        "grade_id": grade_id,
-        "solution": solution,
-        "grade": points is not None,
-        "locked": not solution,
-        "schema_version": 3,
-    }
-    if points is not None:
-        meta["points"] = points
-    return new_code_cell(source, metadata={"nbgrader": meta})
-
-
 def _source():
     body = SOLUTION.replace("    return", "    ### BEGIN SOLUTION\n    return")
     nb = new_notebook(
         cells=[
-            _cell(SETUP, "setup"),
-            _cell(body + "\n    ### END SOLUTION", "build", solution=True),
-            _cell(TRAIN, "train"),
-            _cell(
+            nbgrader_cell(SETUP, "setup"),
+            nbgrader_cell(body + "\n    ### END SOLUTION", "build", solution=True),
+            nbgrader_cell(TRAIN, "train"),
+            nbgrader_cell(
                 "assert model.count_params() == "
                 "models.dense_autoencoder(latent_dim=4, hidden_units=(16,))"
                 ".count_params()",

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from nbgrader_cells import nbgrader_cell
 
 from autoencoder_lib.instructor import sandbox
 from autoencoder_lib.instructor.course import ROOT, Course
@@ -43,54 +44,41 @@ needs_sandbox = pytest.mark.skipif(
 )
 
 
-def _cell(source, grade_id, *, solution=False, points=None):
-    meta = {
-        "grade_id": grade_id,
-        "solution": solution,
-        "grade": points is not None,
-        "locked": not solution,
-        "schema_version": 3,
-    }
-    if points is not None:
-        meta["points"] = points
-    return new_code_cell(source, metadata={"nbgrader": meta})
-
-
 def _source_notebook():
     nb = new_notebook(
         cells=[
-            _cell("import numpy as np", "setup"),
-            _cell(
+            nbgrader_cell("import numpy as np", "setup"),
+            nbgrader_cell(
                 "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
                 "    ### END SOLUTION",
                 "double",
                 solution=True,
             ),
-            _cell(
+            nbgrader_cell(
                 "assert double(2) == 4\n### BEGIN HIDDEN TESTS\n"
                 "assert double(-3) == -6\n### END HIDDEN TESTS",
                 "test_double",
                 points=1,
             ),
-            _cell(
+            nbgrader_cell(
                 "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n"
                 "    ### END SOLUTION",
                 "square",
                 solution=True,
             ),
-            _cell(
+            nbgrader_cell(
                 "assert square(3) == 9\n### BEGIN HIDDEN TESTS\n"
                 "assert square(-2) == 4\n### END HIDDEN TESTS",
                 "test_square",
                 points=1,
             ),
-            _cell(
+            nbgrader_cell(
                 "def halve(x):\n    ### BEGIN SOLUTION\n    return np.asarray(x) / 2\n"
                 "    ### END SOLUTION",
                 "halve",
                 solution=True,
             ),
-            _cell(
+            nbgrader_cell(
                 "result = halve(np.array([2.0, 5.0]))\n"
                 "assert np.allclose(result, [1.0, 2.5])\n### BEGIN HIDDEN TESTS\n"
                 "result = halve(np.array([-4.0]))\n"

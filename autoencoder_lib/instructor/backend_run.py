@@ -1,0 +1,92 @@
+"""Execute a notebook top to bottom on a chosen Keras backend, and describe the run.
+
+Used by ``benchmarks/backend_times.py`` (the README's backend table) and by
+``tests/test_notebook_backends.py``: each run is a fresh kernel with ``KERAS_BACKEND``
+set, fast or full mode, and the model cache off, so every model trains.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def stderr_cells(nb) -> list[dict]:
+    """The code cells that wrote to stderr: their index and first line written."""
+    noisy = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        text = "".join(
+            out.get("text", "")
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stderr"
+        )
+        if text.strip():
+            noisy.append(
+                {"cell": index, "first_line": text.strip().splitlines()[0][:160]}
+            )
+    return noisy
+
+
+def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> dict:
+    """Execute one notebook on one backend in a fresh kernel, and describe the run."""
+    nb = nbformat.read(path, as_version=4)
+    env = dict(os.environ, KERAS_BACKEND=backend, AUTOENCODER_MODEL_CACHE="0")
+    env["AUTOENCODER_FAST"] = "0" if full else "1"
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    # ipykernel stops forwarding what C++ code writes to file descriptor 2 into the
+    # notebook when it sees this variable (run under pytest): without it, the kernel
+    # shows that output as JupyterLab and nbgrader's kernels do.
+    env.pop("PYTEST_CURRENT_TEST", None)
+    error = None
+    with tempfile.TemporaryDirectory(prefix="ae-backend-") as tmp:
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=True,
+            resources={"metadata": {"path": tmp}},
+        )
+        start = time.perf_counter()
+        try:
+            client.execute(env=env)
+        except CellExecutionError as exc:
+            error = f"{exc.ename}: {exc.evalue}"[:300]
+        seconds = time.perf_counter() - start
+    slowest, slowest_cell = 0.0, None
+    failed_cell = None
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            failed_cell = index if failed_cell is None else failed_cell
+        timing = cell.metadata.get("execution", {})
+        began, ended = (
+            timing.get("iopub.execute_input"),
+            timing.get("shell.execute_reply"),
+        )
+        if began and ended:
+            took = (
+                datetime.fromisoformat(ended) - datetime.fromisoformat(began)
+            ).total_seconds()
+            if took > slowest:
+                slowest, slowest_cell = took, index
+    return {
+        "seconds": round(seconds, 1),
+        "slowest_cell": slowest_cell,
+        "slowest_cell_s": round(slowest, 1),
+        "error": error,
+        "error_cell": failed_cell,
+        "stderr_cells": stderr_cells(nb),
+    }
