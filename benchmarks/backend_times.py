@@ -21,8 +21,9 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from autoencoder_lib.doctor import BACKEND_PACKAGES
 from autoencoder_lib.instructor.backend_run import BACKENDS, run
-from autoencoder_lib.instructor.course import assignments, notebooks
+from autoencoder_lib.instructor.course import all_notebooks
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     )
     parser.add_argument("--full", action="store_true", help="full mode (default fast)")
     args = parser.parse_args()
-    paths = args.notebooks or [p for a in assignments() for p in notebooks(a)]
+    paths = args.notebooks or all_notebooks()
     versions = {}
     rows: dict[str, dict] = {}
     for backend in args.backends:
@@ -48,7 +49,7 @@ def main() -> None:
                 flush=True,
             )
         try:
-            versions[backend] = metadata.version(backend)
+            versions[backend] = metadata.version(BACKEND_PACKAGES[backend])
         except metadata.PackageNotFoundError:
             versions[backend] = None
     print(

@@ -37,14 +37,14 @@ from pathlib import Path
 
 import nbformat
 
-from autoencoder_lib.instructor.course import ROOT, fill, solution_answers
+from autoencoder_lib.instructor.course import ROOT, fill, solution_answers, venv_first
 from autoencoder_lib.instructor.course import assignments as course_assignments
 from autoencoder_lib.instructor.tasks import cores
 
 
 def _env(model_cache: bool = False):
     env = dict(os.environ, AUTOENCODER_FAST="1")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    venv_first(env)
     env["AUTOENCODER_MODEL_CACHE"] = "1" if model_cache else "0"
     env.pop("AUTOENCODER_MODEL_CACHE_DIR", None)
     env.pop("AUTOENCODER_MODEL_CACHE_SHARED", None)

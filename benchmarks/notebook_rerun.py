@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autoencoder_lib.instructor.course import assignments, notebooks
+from autoencoder_lib.instructor.course import all_notebooks, venv_first
 
 LOADED = "Loaded from the model cache"
 # Lines that differ between runs by nature: progress bars, timings.
@@ -70,7 +69,7 @@ def main() -> None:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--full", action="store_true", help="full mode (default fast)")
     args = parser.parse_args()
-    paths = args.notebooks or [p for a in assignments() for p in notebooks(a)]
+    paths = args.notebooks or all_notebooks()
     rows = {}
     for path in paths:
         with tempfile.TemporaryDirectory(prefix="ae-cache-") as cache:
@@ -78,7 +77,7 @@ def main() -> None:
             env["AUTOENCODER_MODEL_CACHE_DIR"] = cache
             env["AUTOENCODER_FAST"] = "0" if args.full else "1"
             env.pop("AUTOENCODER_MODEL_CACHE_SHARED", None)
-            env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+            venv_first(env)
             first, first_out = _run(path, env)
             stored = len(list(Path(cache).glob("*.npz")))
             second, second_out = _run(path, env)

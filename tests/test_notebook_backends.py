@@ -15,7 +15,7 @@ import importlib.util
 import pytest
 
 from autoencoder_lib.instructor.backend_run import run
-from autoencoder_lib.instructor.course import SOLUTIONS
+from autoencoder_lib.instructor.course import notebooks
 
 NOTEBOOKS = ("01_basic_autoencoder", "07_latent_space", "08_variational_autoencoder")
 
@@ -25,7 +25,7 @@ NOTEBOOKS = ("01_basic_autoencoder", "07_latent_space", "08_variational_autoenco
 def test_solution_notebook_runs_cleanly(backend, assignment):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (make test installs its CPU build)")
-    (path,) = sorted((SOLUTIONS / assignment).glob("*.ipynb"))
+    (path,) = notebooks(assignment)
     result = run(path, backend, timeout=600)
     assert result["error"] is None, (
         f"{assignment} on {backend}: cell {result['error_cell']} raised {result['error']}"

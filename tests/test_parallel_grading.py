@@ -22,7 +22,7 @@ import pytest
 from test_hostile_submissions import ASSIGNMENT, _answered, _release_tiny
 
 from autoencoder_lib.instructor import grading, sandbox
-from autoencoder_lib.instructor.course import Course
+from autoencoder_lib.instructor.course import Course, venv_first
 
 STUDENTS = {
     "ada": {},
@@ -258,7 +258,7 @@ def _runner(course: Course, *args: str) -> subprocess.Popen:
     that the test can press Ctrl-C on it as a terminal would."""
     args = (*args, "--unsandboxed") if sandbox.unavailable() else args
     env = _env()
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    venv_first(env)
     return subprocess.Popen(
         [sys.executable, "-m", "autoencoder_lib.instructor.grading", ASSIGNMENT, *args],
         cwd=course.root, env=env, text=True, start_new_session=True,

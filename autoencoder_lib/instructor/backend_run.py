@@ -8,7 +8,6 @@ set, fast or full mode, and the model cache off, so every model trains.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -18,7 +17,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-BACKENDS = ("tensorflow", "jax", "torch")
+from ..doctor import BACKEND_PACKAGES
+from .course import venv_first
+
+BACKENDS = tuple(BACKEND_PACKAGES)
 
 
 def stderr_cells(nb) -> list[dict]:
@@ -44,7 +46,7 @@ def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> d
     nb = nbformat.read(path, as_version=4)
     env = dict(os.environ, KERAS_BACKEND=backend, AUTOENCODER_MODEL_CACHE="0")
     env["AUTOENCODER_FAST"] = "0" if full else "1"
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    venv_first(env)
     # ipykernel stops forwarding what C++ code writes to file descriptor 2 into the
     # notebook when it sees this variable (run under pytest): without it, the kernel
     # shows that output as JupyterLab and nbgrader's kernels do.
@@ -69,8 +71,11 @@ def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> d
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            failed_cell = index if failed_cell is None else failed_cell
+        outputs = cell.get("outputs", [])
+        if failed_cell is None and any(
+            o.get("output_type") == "error" for o in outputs
+        ):
+            failed_cell = index
         timing = cell.metadata.get("execution", {})
         began, ended = (
             timing.get("iopub.execute_input"),

@@ -35,6 +35,18 @@ def notebooks(assignment: str, base: Path = SOLUTIONS) -> list[Path]:
     return sorted((base / assignment).glob("*.ipynb"))
 
 
+def all_notebooks(base: Path = SOLUTIONS) -> list[Path]:
+    """Every notebook of every assignment, in course order."""
+    return [path for a in assignments(base) for path in notebooks(a, base)]
+
+
+def venv_first(env: dict) -> dict:
+    """``env`` with this interpreter's bin folder first on PATH (nbgrader runs
+    ``alembic`` and kernels from PATH), changed in place and returned."""
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
 def grade_cells(nb) -> dict[str, dict]:
     """nbgrader metadata of the graded and solution cells, by grade_id."""
     return {
@@ -83,10 +95,7 @@ class Course:
         env: dict | None = None,
     ) -> subprocess.CompletedProcess:
         """nbgrader's command line in this course; ``env`` adds variables."""
-        env = dict(os.environ, **(env or {}))
-        env["PATH"] = (
-            str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        )
+        env = venv_first(dict(os.environ, **(env or {})))
         env["AUTOENCODER_FAST"] = "1"
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
@@ -127,10 +136,7 @@ class Course:
 
         if unavailable() and "--unsandboxed" not in args:
             args = (*args, "--unsandboxed")
-        environment = dict(os.environ if env is None else env)
-        environment["PATH"] = (
-            str(Path(sys.executable).parent) + os.pathsep + environment.get("PATH", "")
-        )
+        environment = venv_first(dict(os.environ if env is None else env))
         result = subprocess.run(
             [
                 sys.executable,

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from ..config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_SHARED_ENV
 from . import limits
+from .course import venv_first
 from .preprocessors import REPORT_ENV, UNSANDBOXED_ENV
 
 # What a result carries back from the private course folder.
@@ -131,7 +132,7 @@ def environment(sandboxed: bool, threads: int = 0) -> dict:
     if threads:
         for name in _THREAD_VARIABLES:
             env.setdefault(name, str(threads))
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    venv_first(env)
     env.pop("AUTOENCODER_DB_URL", None)  # private runs use their own gradebook
     if not sandboxed:
         env[UNSANDBOXED_ENV] = "1"

@@ -30,7 +30,7 @@ from ..config import (
     MODEL_CACHE_SHARED_ENV,
 )
 from . import limits
-from .course import ROOT, assignments, notebooks
+from .course import ROOT, assignments, notebooks, venv_first
 from .grading import MODEL_CACHE_FOLDER
 
 
@@ -40,7 +40,7 @@ def warm(notebook: Path, cache: Path) -> tuple[float, int]:
     env = dict(os.environ)
     env.update({FAST_ENV: "1", MODEL_CACHE_ENV: "1", MODEL_CACHE_DIR_ENV: str(cache)})
     env.pop(MODEL_CACHE_SHARED_ENV, None)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    venv_first(env)
     before = set(cache.glob("*.npz"))
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
