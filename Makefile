@@ -188,7 +188,7 @@ full-run: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
 		echo "== $$nb (full mode)"; \
 		start=$$(date +%s); \
-		AUTOENCODER_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute \
+		AUTOENCODER_FAST=0 AUTOENCODER_STRICT_CLAIMS=1 $(BIN)/jupyter nbconvert --to notebook --execute \
 			--ExecutePreprocessor.timeout=-1 --output-dir runs "$$nb" || exit 1; \
 		echo "   $$(( $$(date +%s) - start )) s on $$(uname -m), $$(nproc) cores"; \
 	done

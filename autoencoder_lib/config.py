@@ -12,6 +12,9 @@ FAST_ENV = "AUTOENCODER_FAST"
 MODEL_CACHE_ENV = "AUTOENCODER_MODEL_CACHE"  # 0 switches it off
 MODEL_CACHE_DIR_ENV = "AUTOENCODER_MODEL_CACHE_DIR"  # the folder written to
 MODEL_CACHE_SHARED_ENV = "AUTOENCODER_MODEL_CACHE_SHARED"  # folders only ever read
+STRICT_CLAIMS_ENV = (
+    "AUTOENCODER_STRICT_CLAIMS"  # 1: a claim a run contradicts raises (claims.py)
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

@@ -15,6 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Tests watch models train: the model cache is off unless a test turns it on
 # (tests/test_model_cache.py, and grading runs that test the cache's use there).
 os.environ.setdefault("AUTOENCODER_MODEL_CACHE", "0")
+# Every solution notebook that the suite runs must bear out its own text's claims in fast
+# mode (autoencoder_lib/claims.py); grading never does this (instructor/tasks.py).
+os.environ.setdefault("AUTOENCODER_STRICT_CLAIMS", "1")
 
 import pytest  # noqa: E402
 
