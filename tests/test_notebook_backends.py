@@ -6,8 +6,9 @@ stderr: JupyterLab shows stderr in red and nbgrader counts it against a test cel
 on these backends Keras' seeding imports TensorFlow, whose C++ start-up lines the
 set-up cell must keep quiet.
 
-The three notebooks here take about 2 minutes per backend on 2 cores; every notebook on
-every backend is `python benchmarks/backend_times.py` (about 22 minutes, in the README).
+The two notebooks here take about a minute per backend on 2 cores; every notebook on
+every backend is `python benchmarks/backend_times.py` (about 22 minutes, in the README):
+07, whose fast mode trains for 100 s, runs there, to keep CI well inside its time limit.
 """
 
 import importlib.util
@@ -17,7 +18,7 @@ import pytest
 from autoencoder_lib.instructor.backend_run import run
 from autoencoder_lib.instructor.course import notebooks
 
-NOTEBOOKS = ("01_basic_autoencoder", "07_latent_space", "08_variational_autoencoder")
+NOTEBOOKS = ("01_basic_autoencoder", "08_variational_autoencoder")
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
