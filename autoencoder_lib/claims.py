@@ -7,9 +7,8 @@ suite's run of every solution notebook, and `make full-run`) a claim that does n
 raises instead: fast mode must teach the same lesson as full mode.
 """
 
-import os
-
 from .config import STRICT_CLAIMS_ENV as STRICT_ENV
+from .config import switched_on
 
 
 class ClaimNotBorneOut(AssertionError):
@@ -17,7 +16,7 @@ class ClaimNotBorneOut(AssertionError):
 
 
 def strict() -> bool:
-    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return switched_on(STRICT_ENV)
 
 
 def check(claim: str, holds, evidence: str) -> bool:

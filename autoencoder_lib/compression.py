@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_SOI, _SOS, _EOI = 0xD8, 0xDA, 0xD9
+_SOS, _EOI = 0xDA, 0xD9
 # Markers that stand alone, with no length field after them: TEM and the restart markers.
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 

@@ -35,6 +35,11 @@ def _parse(value: str) -> bool:
 FAST: bool = _parse(os.environ.get(FAST_ENV, ""))
 
 
+def switched_on(name: str) -> bool:
+    """Whether the environment variable ``name`` is set to 1, true, yes or on."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
 def pick(*, full, fast):
     """Return ``fast`` in fast mode and ``full`` otherwise.
 
