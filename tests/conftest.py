@@ -6,7 +6,9 @@ Keras download cache or the internet, exactly as in the notebooks.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("AUTOENCODER_FAST", "1")
@@ -21,8 +23,53 @@ os.environ.setdefault("AUTOENCODER_STRICT_CLAIMS", "1")
 
 import pytest  # noqa: E402
 
+from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_ENV  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+# The models the solution notebooks train under nbval (which pyproject.toml runs first,
+# into an empty folder, so they do train), kept for the session: the grading round trip
+# warms its courses' caches from here as an instructor's `make warm-cache` would, and so
+# replays those trainings instead of repeating them. Run alone, it trains them itself.
+SOLUTIONS_MODEL_CACHE = Path(tempfile.mkdtemp(prefix="ae-solutions-models-"))
+
+
+@pytest.fixture(scope="session")
+def solutions_model_cache():
+    return SOLUTIONS_MODEL_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SOLUTIONS_MODEL_CACHE, ignore_errors=True)
+
+
+class _SolutionsWriteTheirModels:
+    """A solution notebook's kernel (started in its first cell's set-up) writes what it
+    trains into SOLUTIONS_MODEL_CACHE; every other test keeps the cache off. Registered
+    as a plugin, since solutions/ lies outside this folder's conftest."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        if Path(str(item.path)).suffix != ".ipynb":
+            yield
+            return
+        names = (MODEL_CACHE_ENV, MODEL_CACHE_DIR_ENV)
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ[MODEL_CACHE_ENV] = "1"
+        os.environ[MODEL_CACHE_DIR_ENV] = str(SOLUTIONS_MODEL_CACHE)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_SolutionsWriteTheirModels(), "solutions-models")
 
 
 @pytest.fixture(scope="session")

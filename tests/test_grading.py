@@ -3,7 +3,8 @@
 A submission made of the solutions gets full marks on every autograded cell, the blank
 release gets zero on each, written answers wait for a human, and each plausible wrong
 answer of wrong_answers.py loses the marks of its exercise. Grading runs in fast mode
-through nbgrader's own command line with the repository's nbgrader_config.py.
+through nbgrader's own command line with the repository's nbgrader_config.py, after
+warming the model cache from the solutions as an instructor does (make warm-cache).
 """
 
 import hashlib
@@ -16,7 +17,8 @@ import nbformat
 import pytest
 from wrong_answers import WRONG_ANSWERS
 
-from autoencoder_lib.instructor import sandbox
+from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_ENV
+from autoencoder_lib.instructor import sandbox, warm_cache
 from autoencoder_lib.instructor.course import (
     RELEASE,
     Course,
@@ -26,6 +28,7 @@ from autoencoder_lib.instructor.course import (
     notebooks,
     solution_answers,
 )
+from autoencoder_lib.instructor.grading import MODEL_CACHE_FOLDER
 
 NOISE_PROBE = "zz_noise_probe"
 
@@ -67,8 +70,9 @@ def _noise_probe_notebook():
     )
 
 
-def _grade(root, assignment):
-    """Release, submit and autograde one assignment in its own temporary course."""
+def _grade(root, assignment, models):
+    """Release, submit and autograde one assignment in its own temporary course, its
+    model cache warmed from the solutions into ``models``."""
     course = Course(root)
     if assignment == NOISE_PROBE:
         probe = course.root / "solutions" / NOISE_PROBE
@@ -76,6 +80,13 @@ def _grade(root, assignment):
         nbformat.write(_noise_probe_notebook(), probe / "probe.ipynb")
     submitted = {}
     release = course.release(assignment)
+    # As an instructor does (make warm-cache): the solutions' models trained once, which
+    # every student whose model is the solution's then loads instead of training.
+    # Wrong models still train (and lose their marks), as in a real class.
+    (course.root / MODEL_CACHE_FOLDER).symlink_to(models, target_is_directory=True)
+    if assignment != NOISE_PROBE:
+        for source_path in notebooks(assignment, course.root / "solutions"):
+            warm_cache.warm(source_path, models)
     for source_path in notebooks(assignment, course.root / "solutions"):
         source_nb = nbformat.read(source_path, as_version=4)
         release_nb = nbformat.read(release / source_path.name, as_version=4)
@@ -92,7 +103,10 @@ def _grade(root, assignment):
     # a student of its own, whose full marks test_solution_gets_full_marks asserts (the
     # check itself is tested in test_hostile_submissions). The probe's "solution" also
     # fails one test on purpose.
-    course.report = course.autograde(assignment, "--no-solution-check").stdout
+    # The suite switches the cache off for its own kernels; grading uses it, as by default.
+    env = {**os.environ, MODEL_CACHE_ENV: "1"}
+    env.pop(MODEL_CACHE_DIR_ENV, None)
+    course.report = course.autograde(assignment, "--no-solution-check", env=env).stdout
     course.feedback(assignment)
     return course, submitted
 
@@ -103,12 +117,14 @@ GRADING_WORKERS = max(1, min(3, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
+def graded_course(tmp_path_factory, solutions_model_cache):
     """Every assignment released, submitted and autograded once; tests read the results."""
     jobs = [*assignments(), NOISE_PROBE]
     roots = {a: tmp_path_factory.mktemp(a) for a in jobs}
     with ThreadPoolExecutor(max_workers=GRADING_WORKERS) as pool:
-        futures = {a: pool.submit(_grade, roots[a], a) for a in jobs}
+        futures = {
+            a: pool.submit(_grade, roots[a], a, solutions_model_cache) for a in jobs
+        }
         results = {a: future.result() for a, future in futures.items()}
     courses = {a: course for a, (course, _) in results.items()}
     submitted = {p: h for _, files in results.values() for p, h in files.items()}
@@ -182,6 +198,22 @@ def test_honest_answers_are_not_flagged(graded_course, assignment):
     assert not [line for line in lines if "FLAGGED" in line], report
     if sandbox.unavailable() is None:
         assert "UNSANDBOXED" not in report, "graded outside the sandbox"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_solutions_models_are_loaded_from_the_warm_cache(graded_course, assignment):
+    """Each real assignment's grading read the instructor's warm cache through the
+    sandbox: the solution's trainings were loaded, and a model that differs from the
+    solution's still trained (test_wrong_answers_lose_their_marks: it lost its marks)."""
+    courses, _ = graded_course
+    for path in notebooks(assignment):
+        graded = courses[assignment].root / "autograded" / "solution" / assignment
+        nb = nbformat.read(graded / path.name, as_version=4)
+        text = "".join(
+            out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+        )
+        assert "Loaded from the model cache" in text, f"{path.name} trained again"
 
 
 @pytest.mark.slow
