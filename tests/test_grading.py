@@ -208,6 +208,15 @@ def test_the_solutions_models_are_loaded_from_the_warm_cache(graded_course, assi
     solution's still trained (test_wrong_answers_lose_their_marks: it lost its marks)."""
     courses, _ = graded_course
     for path in notebooks(assignment):
+        source = nbformat.read(path, as_version=4)
+        fits = [
+            call
+            for cell in source.cells
+            if cell.cell_type == "code"
+            for call in re.findall(r"training\.fit\([^)]*\)", cell.source)
+        ]
+        if all("verbose=False" in call for call in fits):
+            pytest.skip(f"{path.name} trains silently (verbose=False): no line to read")
         graded = courses[assignment].root / "autograded" / "solution" / assignment
         nb = nbformat.read(graded / path.name, as_version=4)
         text = "".join(
