@@ -54,18 +54,10 @@ class _SolutionsWriteTheirModels:
         if Path(str(item.path)).suffix != ".ipynb":
             yield
             return
-        names = (MODEL_CACHE_ENV, MODEL_CACHE_DIR_ENV)
-        saved = {name: os.environ.get(name) for name in names}
-        os.environ[MODEL_CACHE_ENV] = "1"
-        os.environ[MODEL_CACHE_DIR_ENV] = str(SOLUTIONS_MODEL_CACHE)
-        try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv(MODEL_CACHE_ENV, "1")
+            env.setenv(MODEL_CACHE_DIR_ENV, str(SOLUTIONS_MODEL_CACHE))
             yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def pytest_configure(config):

@@ -1,4 +1,5 @@
-"""Code cells with nbgrader's metadata, for the small assignments tests build."""
+"""Code cells with nbgrader's metadata, for the small assignments tests build, and what
+an executed notebook printed."""
 
 from nbformat.v4 import new_code_cell
 
@@ -16,3 +17,10 @@ def nbgrader_cell(source, grade_id, *, solution=False, points=None):
     if points is not None:
         meta["points"] = points
     return new_code_cell(source, metadata={"nbgrader": meta})
+
+
+def printed(nb) -> str:
+    """Everything an executed notebook's cells wrote as text (streams, plain results)."""
+    return "".join(
+        out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+    )

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
+from nbgrader_cells import printed
 from wrong_answers import WRONG_ANSWERS
 
 from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_ENV
@@ -84,10 +85,9 @@ def _grade(root, assignment, models):
     # every student whose model is the solution's then loads instead of training.
     # Wrong models still train (and lose their marks), as in a real class.
     (course.root / MODEL_CACHE_FOLDER).symlink_to(models, target_is_directory=True)
-    if assignment != NOISE_PROBE:
-        for source_path in notebooks(assignment, course.root / "solutions"):
-            warm_cache.warm(source_path, models)
     for source_path in notebooks(assignment, course.root / "solutions"):
+        if assignment != NOISE_PROBE:
+            warm_cache.warm(source_path, models)
         source_nb = nbformat.read(source_path, as_version=4)
         release_nb = nbformat.read(release / source_path.name, as_version=4)
         right = solution_answers(source_nb)
@@ -218,10 +218,7 @@ def test_the_solutions_models_are_loaded_from_the_warm_cache(graded_course, assi
         if all("verbose=False" in call for call in fits):
             pytest.skip(f"{path.name} trains silently (verbose=False): no line to read")
         graded = courses[assignment].root / "autograded" / "solution" / assignment
-        nb = nbformat.read(graded / path.name, as_version=4)
-        text = "".join(
-            out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
-        )
+        text = printed(nbformat.read(graded / path.name, as_version=4))
         assert "Loaded from the model cache" in text, f"{path.name} trained again"
 
 

@@ -14,7 +14,7 @@ import os
 import nbformat
 import pytest
 from nbformat.v4 import new_notebook
-from nbgrader_cells import nbgrader_cell
+from nbgrader_cells import nbgrader_cell, printed
 
 from autoencoder_lib.instructor import sandbox, warm_cache
 from autoencoder_lib.instructor.course import Course
@@ -91,10 +91,7 @@ def _digest(folder):
 
 def _outputs(course, student):
     path = course.root / "autograded" / student / ASSIGNMENT / "cache.ipynb"
-    nb = nbformat.read(path, 4)
-    return "".join(
-        out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
-    )
+    return printed(nbformat.read(path, 4))
 
 
 @pytest.fixture(scope="module")
