@@ -160,10 +160,11 @@ collect: $(STAMP)
 # nbgrader cannot grade are left out with the reason; a table per assignment says what
 # happened to each student. UNSANDBOXED=1 grades without the sandbox, and says so.
 # WORKERS=N grades N students at once (default: one per core, as memory allows);
-# SCHEDULER=tcp://host:8786 grades on a Dask cluster instead. Students graded before
+# SCHEDULER=tcp://host:8786 grades on a Dask cluster instead, SLURM=N on Dask workers
+# started as N Slurm jobs (dask-jobqueue). Students graded before
 # and unchanged since are skipped (an interrupted run resumes): FORCE=1 regrades all.
 autograde: $(STAMP) $(SANDBOX_STAMP)
-	$(BIN)/python -m autoencoder_lib.instructor.grading $(ASSIGNMENT) $(if $(UNSANDBOXED),--unsandboxed) $(if $(WORKERS),--workers=$(WORKERS)) $(if $(SCHEDULER),--scheduler=$(SCHEDULER)) $(if $(FORCE),--force)
+	$(BIN)/python -m autoencoder_lib.instructor.grading $(ASSIGNMENT) $(if $(UNSANDBOXED),--unsandboxed) $(if $(WORKERS),--workers=$(WORKERS)) $(if $(SCHEDULER),--scheduler=$(SCHEDULER)) $(if $(SLURM),--slurm=$(SLURM)) $(if $(FORCE),--force)
 
 feedback: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \

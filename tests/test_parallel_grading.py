@@ -7,6 +7,7 @@ Keras, so each student takes seconds): right, wrong in visible and hidden ways, 
 and one who replaces np.allclose (flagged).
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -179,6 +180,92 @@ def test_a_dask_cluster_writes_the_gradebook_a_serial_run_writes(
     where = {line for p in logs for line in p.read_text().splitlines()[:1]}
     assert any("Dask worker w1" in line for line in where), where
     assert any("Dask worker w2" in line for line in where), where
+
+
+# Slurm's two commands as dask-jobqueue calls them (`sbatch SCRIPT`, `scancel ID`), for
+# a machine without Slurm: the job script dask-jobqueue wrote runs here, detached in a
+# session of its own (its id is the job's), and scancel ends that session.
+SBATCH = """#!/bin/sh
+set -e
+n=$(ls "$SLURM_STAND_IN" | grep -c '^job-.*\\.sh$' || true)
+script="$SLURM_STAND_IN/job-$n.sh"
+cp "$1" "$script"
+setsid sh "$script" > "$SLURM_STAND_IN/job-$n.out" 2>&1 < /dev/null &
+echo "$!" >> "$SLURM_STAND_IN/ids"
+echo "Submitted batch job $!"
+"""
+SCANCEL = """#!/bin/sh
+echo "$1" >> "$SLURM_STAND_IN/cancelled"
+kill -TERM -- "-$1" 2>/dev/null || true
+"""
+
+
+def _job_ids(jobs: Path) -> list[int]:
+    ids = jobs / "ids"
+    return [int(i) for i in ids.read_text().split()] if ids.exists() else []
+
+
+def _running_in(session: int) -> list[int]:
+    """Processes still running in a stand-in job's session."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == session and process.status() != "zombie":
+                found.append(process.pid)
+        except (OSError, psutil.Error):
+            pass
+    return found
+
+
+def test_slurm_jobs_write_the_gradebook_a_serial_run_writes(tmp_path, serial):
+    """`make autograde SLURM=2`: dask-jobqueue submits two worker jobs, the class is
+    graded on them, and the jobs are cancelled at the end. Slurm itself is a stand-in
+    (SBATCH above); the job scripts, the scheduler and the workers are real, and on
+    loopback only (the interface comes from Dask's jobqueue configuration, as an
+    instructor's cluster would set it)."""
+    pytest.importorskip("dask_jobqueue", reason="pip install -e '.[instructor]'")
+    serial_course, serial_lines = serial
+    bin_dir, jobs = tmp_path / "bin", tmp_path / "jobs"
+    bin_dir.mkdir()
+    jobs.mkdir()
+    for name, text in (("sbatch", SBATCH), ("scancel", SCANCEL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = _env(
+        SLURM_STAND_IN=str(jobs),
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        DASK_JOBQUEUE__SLURM__INTERFACE="lo",
+        DASK_JOBQUEUE__SLURM__CORES="1",
+        DASK_JOBQUEUE__SLURM__MEMORY="2GiB",
+        DASK_JOBQUEUE__SLURM__QUEUE="grading",
+    )
+    course = _class_course(tmp_path / "course")
+    try:
+        result, lines = _grade(course, "--slurm=2", env=env)
+        ids = _job_ids(jobs)
+        deadline = time.monotonic() + 60
+        while any(map(_running_in, ids)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = [pid for job in ids for pid in _running_in(job)]
+    finally:
+        for job in _job_ids(jobs):  # whatever happened above, no job outlives the test
+            with contextlib.suppress(OSError):
+                os.killpg(job, signal.SIGKILL)
+    assert "on 2 Slurm job(s)" in result.stdout, result.stdout + result.stderr
+    assert lines == serial_lines
+    assert _gradebook(course) == _gradebook(serial_course)
+    script = (jobs / "job-0.sh").read_text()
+    assert "#SBATCH -p grading" in script and "#SBATCH --cpus-per-task=1" in script
+    assert "--interface lo" in script
+    logs = (course.root / "logs" / ASSIGNMENT).glob("*.log")
+    where = {line for p in logs for line in p.read_text().splitlines()[:1]}
+    assert all("Dask worker" in line for line in where), where
+    assert len(ids) >= 2
+    cancelled = (jobs / "cancelled").read_text().split()
+    assert sorted(map(int, cancelled)) == sorted(ids)
+    assert not left, f"processes of a cancelled Slurm job outlived the run: {left}"
 
 
 def _postgres_bin() -> Path | None:

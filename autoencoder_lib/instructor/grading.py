@@ -850,6 +850,71 @@ def _dask_executor(address: str):
     return client, client.get_executor(pure=False)
 
 
+# How long the first Slurm job may take to start a worker before the run gives up: a
+# busy queue can take a while, a wrong partition or account never starts one.
+SLURM_WAIT_ENV = "AUTOENCODER_SLURM_WAIT_S"
+
+
+def _slurm_executor(jobs: int):
+    """A ``concurrent.futures`` executor on Dask workers that Slurm runs as ``jobs``
+    batch jobs (dask-jobqueue), each grading one student per core it was given.
+
+    The partition, account, walltime, network interface and the rest come from
+    Dask's own configuration (``~/.config/dask/jobqueue.yaml``, section
+    ``jobqueue.slurm``, or ``DASK_JOBQUEUE__SLURM__QUEUE=...``); only cores and
+    memory get defaults here, sized for the grading kernels' memory cap."""
+    try:
+        import dask
+        from dask_jobqueue import SLURMCluster
+        from distributed import Client
+    except ImportError as error:
+        raise SystemExit(
+            "Grading on Slurm needs dask-jobqueue: pip install -e '.[instructor]'"
+        ) from error
+    config = dask.config.get("jobqueue.slurm")
+    cores = config.get("cores") or 8
+    memory = config.get("memory") or f"{cores * (limits.kernel_memory_gb() + 1):g}GiB"
+    # No dashboard unless the configuration asks for one: it would listen on every
+    # interface of the instructor's machine.
+    scheduler_options = {"dashboard": False, **(config.get("scheduler-options") or {})}
+    cluster = SLURMCluster(
+        cores=cores,
+        memory=memory,
+        processes=1,
+        name="autoencoder-grading",
+        scheduler_options=scheduler_options,
+    )
+    # Kept at `jobs` throughout: a job that ends (its walltime, a node lost) is
+    # replaced, and its students are graded again by the others (Dask reruns them).
+    cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
+    client = Client(cluster)
+    wait = float(os.environ.get(SLURM_WAIT_ENV, limits.MACHINE_TIMEOUT_S))
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except (TimeoutError, OSError) as error:
+        client.close()
+        cluster.close()
+        raise SystemExit(
+            f"No Slurm job started a grading worker within {wait:.0f} s ({error!r}). "
+            "Check `squeue --me` and the job's output; the job script was:\n"
+            + cluster.job_script()
+        ) from error
+    return _SlurmClient(client, cluster), client.get_executor(pure=False)
+
+
+class _SlurmClient:
+    """The Dask client, whose close also cancels the Slurm jobs."""
+
+    def __init__(self, client, cluster):
+        self.client, self.cluster = client, cluster
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self.cluster.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -876,6 +941,13 @@ def main(argv: list[str] | None = None) -> int:
         "(tcp://host:8786) instead of this machine",
     )
     parser.add_argument(
+        "--slurm",
+        type=int,
+        metavar="JOBS",
+        help="grade on Dask workers started as this many Slurm jobs (dask-jobqueue; "
+        "partition, account and walltime from Dask's jobqueue.slurm configuration)",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="regrade submissions graded before and unchanged since",
@@ -887,13 +959,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(sys.argv[1:] if argv is None else argv)
     sandboxed = not options.unsandboxed
+    if options.scheduler and options.slurm:
+        parser.error("--scheduler and --slurm are two clusters: choose one")
+    if options.slurm is not None and options.slurm < 1:
+        parser.error("--slurm needs at least one job")
     args = options.assignments
     course = Path.cwd()
     submitted = course / "submitted"
     if not submitted.is_dir():
         print("No submitted/ folder: collect submissions first (README, Grading).")
         return 1
-    if sandboxed and not options.scheduler:
+    remote = bool(options.scheduler or options.slurm)
+    if sandboxed and not remote:
         from . import sandbox
 
         reason = sandbox.unavailable()
@@ -905,11 +982,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
     assignments = args or course_assignments(course / "solutions")
-    client, executor = (
-        _dask_executor(options.scheduler) if options.scheduler else (None, None)
-    )
+    client, executor = None, None
+    if options.scheduler:
+        client, executor = _dask_executor(options.scheduler)
+    elif options.slurm:
+        client, executor = _slurm_executor(options.slurm)
     workers = options.workers or default_workers()
-    where = f"on {options.scheduler}" if client else f"{workers} at a time"
+    where = f"{workers} at a time"
+    if options.scheduler:
+        where = f"on {options.scheduler}"
+    elif options.slurm:
+        where = f"on {options.slurm} Slurm job(s)"
     attention = 0
     try:
         for assignment in assignments:
