@@ -20,6 +20,7 @@ import urllib.request
 import nbformat
 import pytest
 
+from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_ENV
 from autoencoder_lib.instructor.course import (
     RELEASE,
     ROOT,
@@ -54,7 +55,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, solutions_model_cache):
     if CHROMIUM is None:
         pytest.skip(
             "Chromium is not installed: `apt-get install chromium` (Debian), which "
@@ -83,6 +84,11 @@ def lab(tmp_path_factory):
         JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
     )
     env.pop("MPLBACKEND", None)  # the notebooks' figures must show inline
+    # What a student who reruns a notebook gets: the models nbval's solution run trained
+    # (the same code, data and seeds) are loaded, not trained again. Run alone, this
+    # test trains them once itself.
+    env[MODEL_CACHE_ENV] = "1"
+    env[MODEL_CACHE_DIR_ENV] = str(solutions_model_cache)
     bin_dir = os.path.dirname(sys.executable)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     log = open(root / "jupyterlab.log", "w")
