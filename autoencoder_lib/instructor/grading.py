@@ -694,7 +694,7 @@ def autograde(
                 model_cache,
             )  # fmt: skip
             futures[pool.submit(tasks.run, task)] = CANARY
-        # The solution check first: every merge waits for it.
+        # Behind the solution check (every merge waits for it), longest first.
         by_work = sorted(
             to_grade,
             key=lambda s: (-_expected_work(submitted / s / assignment), s),
