@@ -24,6 +24,7 @@ PACKAGES = {
     "matplotlib": "matplotlib",
     "sklearn": "scikit-learn",
     "skimage": "scikit-image",
+    "pywt": "PyWavelets",  # scikit-image's wavelet denoiser
     "PIL": "pillow",
     "ipywidgets": "ipywidgets",
     "jupyterlab_widgets": "jupyterlab_widgets",

@@ -220,3 +220,52 @@ def conv_denoiser(
     )
     decoder = keras.Model(features, outputs, name="decoder")
     return _assemble(encoder, decoder, name)
+
+
+def dense_layers(model: keras.Model) -> list[tuple[int, str]]:
+    """The model's Dense layers in the order data flows through them, as
+    ``[(units, activation name), ...]``; an ``Activation`` or ``ReLU`` layer right after a
+    Dense layer counts as that layer's activation, and nested models are walked through.
+
+    Used by notebook 01's tests to check an architecture layer by layer, whichever way a
+    student wrote the activations.
+    """
+    stack: list[list] = []
+    previous_dense = False
+
+    def walk(layers):
+        nonlocal previous_dense
+        for layer in layers:
+            if isinstance(layer, keras.Model):
+                walk(layer.layers)
+            elif isinstance(layer, keras.layers.Dense):
+                stack.append([layer.units, _activation_name(layer.activation)])
+                previous_dense = True
+            elif previous_dense and isinstance(
+                layer, (keras.layers.Activation, keras.layers.ReLU)
+            ):
+                if stack[-1][1] != "linear":
+                    stack[-1][1] += "+" + _activation_name(_activation_of(layer))
+                else:
+                    stack[-1][1] = _activation_name(_activation_of(layer))
+            elif not isinstance(layer, keras.layers.InputLayer):
+                previous_dense = False
+
+    walk(model.layers)
+    return [(units, name) for units, name in stack]
+
+
+def _activation_of(layer) -> object:
+    if isinstance(layer, keras.layers.ReLU):
+        plain = (
+            layer.max_value is None and not layer.negative_slope and not layer.threshold
+        )
+        return keras.activations.relu if plain else layer
+    return layer.activation
+
+
+def _activation_name(activation) -> str:
+    if activation is None:
+        return "linear"
+    name = getattr(activation, "__name__", None) or type(activation).__name__
+    return name.lower()

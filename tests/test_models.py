@@ -106,3 +106,26 @@ def test_conv_denoiser_can_change_the_number_of_channels():
     assert model.output_shape == (None, 32, 32, 2)
     with pytest.raises(ValueError, match="output_channels must be a positive integer"):
         models.conv_denoiser(input_shape=(32, 32, 1), output_channels=0)
+
+
+def test_dense_layers_reads_sizes_and_activations_in_order():
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Dense(256)(h)
+    h = keras.layers.ReLU()(h)  # a separate activation layer counts as the Dense's
+    h = keras.layers.Dense(128, activation=keras.activations.relu)(h)
+    h = keras.layers.Dense(5, activation="tanh")(h)
+    h = keras.layers.LeakyReLU()(h)  # not a plain ReLU: the tanh stays the layer's
+    model = keras.Model(inputs, h)
+    assert models.dense_layers(model) == [(256, "relu"), (128, "relu"), (5, "tanh")]
+    nested = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(784), keras.layers.Activation("sigmoid")]
+    )
+    assert models.dense_layers(nested) == [(784, "sigmoid")]
+    built = models.dense_autoencoder(latent_dim=3, hidden_units=(16,))
+    assert models.dense_layers(built) == [
+        (16, "relu"),
+        (3, "linear"),
+        (16, "relu"),
+        (784, "sigmoid"),
+    ]

@@ -83,28 +83,100 @@ def reconstruction_error(x, x_hat):
             "loses": ["decoder_tests", "error_tests"],
             "keeps": ["encoder_tests"],
         },
-        "measured_on_training_images": {
-            "why": "reconstruction error measured on training images instead of x_test",
+        "linear_encoder_one_layer_decoder_lower_tail": {
+            "why": "no ReLU in the encoder; the decoder one sigmoid layer, no hidden layers; "
+            "the threshold at the lower tail (the rate's quantile, not 1 - rate)",
             "replace": {
+                "encoder_solution": """
+def build_encoder(latent_dim):
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Dense(256)(h)
+    h = keras.layers.Dense(128)(h)
+    code = keras.layers.Dense(latent_dim)(h)
+    return keras.Model(inputs, code, name="encoder")
+""",
+                "decoder_solution": """
+def build_decoder(latent_dim):
+    codes = keras.Input(shape=(latent_dim,))
+    h = keras.layers.Dense(28 * 28, activation="sigmoid")(codes)
+    return keras.Model(codes, keras.layers.Reshape((28, 28, 1))(h), name="decoder")
+""",
+                "threshold_solution": """
+def choose_threshold(normal_errors, false_alarm_rate):
+    return float(np.quantile(normal_errors, false_alarm_rate))
+
+
+threshold = choose_threshold(val_errors, false_alarm_rate)
+""",
+            },
+            "loses": ["encoder_tests", "decoder_tests", "threshold_tests"],
+            "keeps": ["error_tests"],
+        },
+        "tanh_code_encoder_order_in_decoder": {
+            "why": "a tanh on the code; the decoder's hidden layers in the encoder's order",
+            "replace": {
+                "encoder_solution": """
+def build_encoder(latent_dim):
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Dense(256, activation="relu")(h)
+    h = keras.layers.Dense(128, activation="relu")(h)
+    code = keras.layers.Dense(latent_dim, activation="tanh")(h)
+    return keras.Model(inputs, code, name="encoder")
+""",
+                "decoder_solution": """
+def build_decoder(latent_dim):
+    codes = keras.Input(shape=(latent_dim,))
+    h = keras.layers.Dense(256, activation="relu")(codes)
+    h = keras.layers.Dense(128, activation="relu")(h)
+    h = keras.layers.Dense(28 * 28, activation="sigmoid")(h)
+    return keras.Model(codes, keras.layers.Reshape((28, 28, 1))(h), name="decoder")
+""",
+            },
+            "loses": ["encoder_tests", "decoder_tests"],
+            "keeps": ["error_tests"],
+        },
+        "measured_on_training_images_interpolated_threshold": {
+            "why": "reconstruction error measured on training images instead of x_test; "
+            "threshold by np.quantile(errors, 1 - rate), which can flag one too many",
+            "replace": {
+                "threshold_solution": """
+def choose_threshold(normal_errors, false_alarm_rate):
+    return float(np.quantile(normal_errors, 1 - false_alarm_rate))
+
+
+threshold = choose_threshold(val_errors, false_alarm_rate)
+""",
                 "evaluate_solution": """
 x_test_hat = autoencoder.predict(x_train[: len(x_test)], verbose=0)
 test_errors = reconstruction_error(x_train[: len(x_test)], x_test_hat)
 test_mse = float(np.mean(test_errors))
 """,
             },
-            "loses": ["evaluate_tests"],
+            "loses": ["evaluate_tests", "threshold_tests"],
             "keeps": ["encoder_tests", "decoder_tests", "error_tests"],
         },
-        "reports_the_training_loss": {
-            "why": "test_mse taken from model.evaluate, which returns the cross-entropy loss",
+        "reports_the_training_loss_threshold_on_test": {
+            "why": "test_mse taken from model.evaluate, which returns the cross-entropy loss; "
+            "the threshold chosen on the test digits",
             "replace": {
+                "threshold_solution": """
+def choose_threshold(normal_errors, false_alarm_rate):
+    errors = np.sort(np.asarray(normal_errors, dtype=np.float64))
+    allowed = int(np.floor(false_alarm_rate * len(errors) + 1e-9))
+    return float(errors[len(errors) - allowed - 1])
+
+
+threshold = choose_threshold(test_errors, false_alarm_rate)
+""",
                 "evaluate_solution": """
 x_test_hat = autoencoder.predict(x_test, verbose=0)
 test_errors = reconstruction_error(x_test, x_test_hat)
 test_mse = float(autoencoder.evaluate(x_test, x_test, verbose=0))
 """,
             },
-            "loses": ["evaluate_tests"],
+            "loses": ["evaluate_tests", "threshold_tests"],
             "keeps": ["encoder_tests", "decoder_tests", "error_tests"],
         },
     },
@@ -250,6 +322,21 @@ training.fit(upscaler, x_train_small, x_train_small, epochs=epochs)
             "loses": ["psf_tests", "tune_tests", "upscale_tests"],
             "keeps": [],
         },
+        "upscaler_trained_on_the_test_images": {
+            "why": "upscaler trained on the downscaled test images (the set it is scored on)",
+            "replace": {
+                "upscale_solution": """
+x_train_small = corruptions.downscale(x_train, scale)
+upscaler = models.conv_denoiser(filters=(32, 64), name="upscaler")
+upscaler.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+history_upscaler = training.fit(
+    upscaler, corruptions.downscale(x_test, scale), x_test, epochs=epochs, batch_size=batch_size
+)
+""",
+            },
+            "loses": ["upscale_tests"],
+            "keeps": ["psf_tests", "tune_tests"],
+        },
         "psf_off_centre": {
             "why": "PSF centred at size / 2 instead of size // 2",
             "replace": {
@@ -277,9 +364,9 @@ def labelled_subset(y, n, seed):
     return np.random.default_rng(seed).choice(len(y), n, replace=False)
 """,
                 "probe_solution": """
-def probe_accuracy(f_train, y_train, f_test, y_test):
+def probe_accuracy(f_train, y_train, f_test, y_test, C=1.0):
     scale = np.std(f_train)
-    classifier = LogisticRegression(max_iter=1000).fit(f_train / scale, y_train)
+    classifier = LogisticRegression(C=C, max_iter=1000).fit(f_train / scale, y_train)
     return float(classifier.score(f_train / scale, y_train))
 """,
                 "finetune_solution": """
@@ -308,9 +395,9 @@ def labelled_subset(y, n, seed):
     return np.concatenate([rng.choice(np.flatnonzero(y == c), per_class) for c in classes])
 """,
                 "probe_solution": """
-def probe_accuracy(f_train, y_train, f_test, y_test):
+def probe_accuracy(f_train, y_train, f_test, y_test, C=1.0):
     scale = np.std(f_train)
-    classifier = LogisticRegression(max_iter=1000).fit(f_test / scale, y_test)
+    classifier = LogisticRegression(C=C, max_iter=1000).fit(f_test / scale, y_test)
     return float(classifier.score(f_test / scale, y_test))
 """,
                 "finetune_solution": """
@@ -326,9 +413,16 @@ def fine_tuned_classifier(encoder, n_classes=10):
             "loses": ["subset_tests", "probe_tests", "finetune_tests"],
             "keeps": [],
         },
-        "first_of_each_class": {
-            "why": "the first n // k images of each class, the same for every seed",
+        "first_of_each_class_ignores_c": {
+            "why": "the first n // k images of each class, the same for every seed; "
+            "the probe's C argument not passed on to the classifier",
             "replace": {
+                "probe_solution": """
+def probe_accuracy(f_train, y_train, f_test, y_test, C=1.0):
+    scale = np.std(f_train)
+    classifier = LogisticRegression(max_iter=1000).fit(f_train / scale, y_train)
+    return float(classifier.score(f_test / scale, y_test))
+""",
                 "subset_solution": """
 def labelled_subset(y, n, seed):
     y = np.asarray(y)
@@ -339,8 +433,8 @@ def labelled_subset(y, n, seed):
     return np.concatenate([np.flatnonzero(y == c)[:per_class] for c in classes])
 """,
             },
-            "loses": ["subset_tests"],
-            "keeps": ["probe_tests", "finetune_tests"],
+            "loses": ["subset_tests", "probe_tests"],
+            "keeps": ["finetune_tests"],
         },
     },
     "05_colorization": {
@@ -406,6 +500,22 @@ def colourfulness(x):
             },
             "loses": ["lab_tests", "chroma_tests", "colourful_tests"],
             "keeps": [],
+        },
+        "chroma_trained_on_the_test_images": {
+            "why": "chroma model trained on the test images (the set it is scored on)",
+            "replace": {
+                "chroma_solution": """
+chroma_model = models.conv_denoiser(
+    input_shape=(32, 32, 1), filters=(32, 64), output_channels=2, output_activation="tanh", name="chroma_colorizer"
+)
+chroma_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+history_chroma = training.fit(
+    chroma_model, lightness_test, chroma_test, epochs=epochs, batch_size=batch_size
+)
+""",
+            },
+            "loses": ["chroma_tests"],
+            "keeps": ["lab_tests", "colourful_tests"],
         },
         "colourfulness_of_the_whole_batch": {
             "why": "one colourfulness for the whole batch, repeated for every image",
