@@ -244,10 +244,9 @@ def dense_layers(model: keras.Model) -> list[tuple[int, str]]:
             elif previous_dense and isinstance(
                 layer, (keras.layers.Activation, keras.layers.ReLU)
             ):
-                if stack[-1][1] != "linear":
-                    stack[-1][1] += "+" + _activation_name(_activation_of(layer))
-                else:
-                    stack[-1][1] = _activation_name(_activation_of(layer))
+                name = _layer_activation_name(layer)
+                before = stack[-1][1]
+                stack[-1][1] = name if before == "linear" else f"{before}+{name}"
             elif not isinstance(layer, keras.layers.InputLayer):
                 previous_dense = False
 
@@ -255,13 +254,13 @@ def dense_layers(model: keras.Model) -> list[tuple[int, str]]:
     return [(units, name) for units, name in stack]
 
 
-def _activation_of(layer) -> object:
+def _layer_activation_name(layer) -> str:
     if isinstance(layer, keras.layers.ReLU):
         plain = (
             layer.max_value is None and not layer.negative_slope and not layer.threshold
         )
-        return keras.activations.relu if plain else layer
-    return layer.activation
+        return "relu" if plain else "modified relu"
+    return _activation_name(layer.activation)
 
 
 def _activation_name(activation) -> str:

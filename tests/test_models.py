@@ -129,3 +129,10 @@ def test_dense_layers_reads_sizes_and_activations_in_order():
         (16, "relu"),
         (784, "sigmoid"),
     ]
+
+
+def test_dense_layers_tells_a_modified_relu_from_a_plain_one():
+    inputs = keras.Input(shape=(4,))
+    h = keras.layers.Dense(3)(inputs)
+    h = keras.layers.ReLU(negative_slope=0.1)(h)
+    assert models.dense_layers(keras.Model(inputs, h)) == [(3, "modified relu")]
