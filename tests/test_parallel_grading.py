@@ -185,12 +185,13 @@ def test_a_dask_cluster_writes_the_gradebook_a_serial_run_writes(
 # Slurm's two commands as dask-jobqueue calls them (`sbatch SCRIPT`, `scancel ID`), for
 # a machine without Slurm: the job script dask-jobqueue wrote runs here, detached in a
 # session of its own (its id is the job's), and scancel ends that session.
+# dask-jobqueue submits the jobs at once: each gets a file name of its own from mktemp
+# (counting the scripts already there raced, and two jobs then copied to one name).
 SBATCH = """#!/bin/sh
 set -e
-n=$(ls "$SLURM_STAND_IN" | grep -c '^job-.*\\.sh$' || true)
-script="$SLURM_STAND_IN/job-$n.sh"
+script=$(mktemp --suffix=.sh "$SLURM_STAND_IN/job-XXXXXX")
 cp "$1" "$script"
-setsid sh "$script" > "$SLURM_STAND_IN/job-$n.out" 2>&1 < /dev/null &
+setsid sh "$script" > "${script%.sh}.out" 2>&1 < /dev/null &
 echo "$!" >> "$SLURM_STAND_IN/ids"
 echo "Submitted batch job $!"
 """
@@ -256,7 +257,9 @@ def test_slurm_jobs_write_the_gradebook_a_serial_run_writes(tmp_path, serial):
     assert "on 2 Slurm job(s)" in result.stdout, result.stdout + result.stderr
     assert lines == serial_lines
     assert _gradebook(course) == _gradebook(serial_course)
-    script = (jobs / "job-0.sh").read_text()
+    scripts = sorted(jobs.glob("job-*.sh"))
+    assert len(scripts) == len(ids), (scripts, ids)
+    script = scripts[0].read_text()
     assert "#SBATCH -p grading" in script and "#SBATCH --cpus-per-task=1" in script
     assert "--interface lo" in script
     logs = (course.root / "logs" / ASSIGNMENT).glob("*.log")
