@@ -149,7 +149,9 @@ def fit(
     A model trained before with exactly the same architecture, starting weights,
     optimizer, data and arguments is loaded instead of trained again, with a line
     saying so (see :mod:`autoencoder_lib.model_cache`). ``cache=False``, or the
-    environment variable ``AUTOENCODER_MODEL_CACHE=0``, always trains.
+    environment variable ``AUTOENCODER_MODEL_CACHE=0``, always trains. Either way
+    ``history.training_seconds`` is how long the training took when it ran, so that a
+    notebook can compare training times whether or not its models were loaded.
     """
     if getattr(model, "optimizer", None) is None or not getattr(
         model, "compiled", True
@@ -213,7 +215,9 @@ def fit(
         if entry is not None:
             if verbose:
                 print(_loaded_line(entry))
-            return model_cache.history_from(model, entry)
+            history = model_cache.history_from(model, entry)
+            history.training_seconds = entry.seconds
+            return history
     all_callbacks = list(callbacks)
     if patience is not None and validation is not None:
         all_callbacks.append(
@@ -241,8 +245,9 @@ def fit(
                     batch_size,
                     rate_callbacks + all_callbacks,
                 )
+            history.training_seconds = time.perf_counter() - start
             if digest is not None:
-                model_cache.store(model, digest, history, time.perf_counter() - start)
+                model_cache.store(model, digest, history, history.training_seconds)
             return history
         except Exception as error:
             if not is_out_of_memory(error) or batch_size == 1:

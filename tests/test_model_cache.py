@@ -86,6 +86,9 @@ def test_a_second_fit_loads_the_same_weights_and_history(
     )
     assert loaded.history == history.history and loaded.epoch == history.epoch
     assert loaded.model is again and again.history is loaded
+    # How long the training took is kept, so notebooks can compare training times.
+    assert history.training_seconds > 0
+    assert abs(loaded.training_seconds - history.training_seconds) <= 0.005
     out = capsys.readouterr().out
     assert "Loaded from the model cache" in out and "training took" in out
     # The loaded model predicts what the trained one did.
