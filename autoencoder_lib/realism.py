@@ -22,9 +22,11 @@ import numpy as np
 from . import training
 
 
-def _nearest_distances(a: np.ndarray, b: np.ndarray, skip_self: bool = False):
-    # Euclidean distance from each row of a to its nearest row of b, by blocks so that
-    # the distance matrix stays small whatever the number of images.
+def nearest_distances(a, b, skip_self: bool = False) -> np.ndarray:
+    """Euclidean distance from each row of ``a`` to its nearest row of ``b`` (with
+    ``skip_self``, ``a`` is ``b`` and a row's own distance is left out). Computed by blocks
+    of rows, so that the distance matrix stays small whatever the number of rows."""
+    a, b = np.asarray(a), np.asarray(b)
     b_squared = (b**2).sum(axis=1)
     out = np.empty(len(a))
     for start in range(0, len(a), 1_000):
@@ -65,7 +67,7 @@ class DigitCritic:
         if len(self.reference) < 2:
             raise ValueError("The reference set needs at least two real digits.")
         self.typical = float(
-            np.median(_nearest_distances(self.reference, self.reference, True))
+            np.median(nearest_distances(self.reference, self.reference, True))
         )
 
     def _features(self, images: np.ndarray) -> np.ndarray:
@@ -77,7 +79,7 @@ class DigitCritic:
         """For each image, its distance to the closest reference digit in the
         classifier's features, in units of a real digit's (about 1 for real digits)."""
         features = self._features(_check_images("images", images))
-        return _nearest_distances(features, self.reference) / self.typical
+        return nearest_distances(features, self.reference) / self.typical
 
     def accuracy(self, x, y) -> float:
         """The classifier's accuracy on labelled digits: a critic that cannot tell digits
