@@ -29,15 +29,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 # The models the solution notebooks train under nbval (which pyproject.toml runs first,
-# into an empty folder, so they do train), kept for the session: the grading round trip
-# warms its courses' caches from here as an instructor's `make warm-cache` would, and so
-# replays those trainings instead of repeating them. Run alone, it trains them itself.
+# into an empty folder, so they do train), kept for the session: the grading round trip's
+# courses read them as a cache an instructor's `make warm-cache` filled, so students whose
+# models are the solution's load them. A solution nbval did not run completely here (a
+# test run alone, a failed cell) is run again to fill it (warm_cache.warm).
 SOLUTIONS_MODEL_CACHE = Path(tempfile.mkdtemp(prefix="ae-solutions-models-"))
 
 
 @pytest.fixture(scope="session")
 def solutions_model_cache():
     return SOLUTIONS_MODEL_CACHE
+
+
+@pytest.fixture(scope="session")
+def ran_under_nbval(pytestconfig):
+    """Whether nbval ran every cell of a solution notebook without an error in this
+    session: its trainings are then in SOLUTIONS_MODEL_CACHE already, and running it
+    again to warm a cache would only replay them."""
+    plugin = pytestconfig.pluginmanager.get_plugin("solutions-models")
+    return plugin.ran_completely
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -48,6 +58,38 @@ class _SolutionsWriteTheirModels:
     """A solution notebook's kernel (started in its first cell's set-up) writes what it
     trains into SOLUTIONS_MODEL_CACHE; every other test keeps the cache off. Registered
     as a plugin, since solutions/ lies outside this folder's conftest."""
+
+    def __init__(self):
+        self.cells = {}  # notebook -> its cells collected
+        self.passed = {}  # notebook -> its cells run without an error
+        self.failed = set()
+
+    def ran_completely(self, notebook: Path) -> bool:
+        key = str(Path(notebook).resolve())
+        collected = self.cells.get(key, 0)
+        return (
+            bool(collected)
+            and key not in self.failed
+            and self.passed.get(key) == collected
+        )
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            if Path(str(item.path)).suffix == ".ipynb":
+                key = str(Path(str(item.path)).resolve())
+                self.cells[key] = self.cells.get(key, 0) + 1
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        if Path(str(item.path)).suffix != ".ipynb":
+            return
+        report = outcome.get_result()
+        key = str(Path(str(item.path)).resolve())
+        if report.failed:
+            self.failed.add(key)
+        elif report.when == "call" and report.passed:
+            self.passed[key] = self.passed.get(key, 0) + 1
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
