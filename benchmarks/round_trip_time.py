@@ -23,12 +23,12 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
 from autoencoder_lib.instructor import warm_cache
+from autoencoder_lib.instructor.backend_run import cell_times
 from autoencoder_lib.instructor.course import ROOT, assignments, notebooks
 from autoencoder_lib.instructor.tasks import cores
 
@@ -44,19 +44,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_grading import _grade  # noqa: E402
 
 
-def _seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
-
 def notebook_seconds(path: Path) -> float:
     """Seconds from the first cell's start to the last cell's end, as the kernel ran it."""
-    spans = [
-        (_seconds(e["iopub.execute_input"]), _seconds(e["shell.execute_reply"]))
-        for cell in nbformat.read(path, as_version=4).cells
-        if "iopub.execute_input" in (e := cell.metadata.get("execution", {}))
-        and "shell.execute_reply" in e
-    ]
-    return spans[-1][1] - spans[0][0] if spans else 0.0
+    times = cell_times(nbformat.read(path, as_version=4))
+    return times[-1][2] - times[0][1] if times else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

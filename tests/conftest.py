@@ -73,19 +73,23 @@ class _SolutionsWriteTheirModels:
             and self.passed.get(key) == collected
         )
 
+    @staticmethod
+    def _notebook(item) -> str | None:
+        """The solution notebook an nbval item is a cell of (resolved), else None."""
+        path = Path(str(item.path))
+        return str(path.resolve()) if path.suffix == ".ipynb" else None
+
     def pytest_collection_finish(self, session):
-        for item in session.items:
-            if Path(str(item.path)).suffix == ".ipynb":
-                key = str(Path(str(item.path)).resolve())
-                self.cells[key] = self.cells.get(key, 0) + 1
+        for key in filter(None, map(self._notebook, session.items)):
+            self.cells[key] = self.cells.get(key, 0) + 1
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
-        if Path(str(item.path)).suffix != ".ipynb":
+        key = self._notebook(item)
+        if key is None:
             return
         report = outcome.get_result()
-        key = str(Path(str(item.path)).resolve())
         if report.failed:
             self.failed.add(key)
         elif report.when == "call" and report.passed:
@@ -93,7 +97,7 @@ class _SolutionsWriteTheirModels:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
-        if Path(str(item.path)).suffix != ".ipynb":
+        if self._notebook(item) is None:
             yield
             return
         with pytest.MonkeyPatch.context() as env:

@@ -41,6 +41,26 @@ def stderr_cells(nb) -> list[dict]:
     return noisy
 
 
+def _timestamp(stamp: str) -> float:
+    # Jupyter writes UTC times ending in "Z", which fromisoformat reads from Python 3.11.
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def cell_times(nb) -> list[tuple[int, float, float]]:
+    """(index, start, end) in seconds of every cell an executed notebook records times
+    for (nbclient's ``record_timing``, on by default; nbgrader's kernels record them too)."""
+    times = []
+    for index, cell in enumerate(nb.cells):
+        timing = cell.metadata.get("execution", {})
+        began, ended = (
+            timing.get("iopub.execute_input"),
+            timing.get("shell.execute_reply"),
+        )
+        if began and ended:
+            times.append((index, _timestamp(began), _timestamp(ended)))
+    return times
+
+
 def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> dict:
     """Execute one notebook on one backend in a fresh kernel, and describe the run."""
     nb = nbformat.read(path, as_version=4)
@@ -66,27 +86,18 @@ def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> d
         except CellExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}"[:300]
         seconds = time.perf_counter() - start
-    slowest, slowest_cell = 0.0, None
     failed_cell = None
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
         outputs = cell.get("outputs", [])
-        if failed_cell is None and any(
+        if cell.cell_type == "code" and any(
             o.get("output_type") == "error" for o in outputs
         ):
             failed_cell = index
-        timing = cell.metadata.get("execution", {})
-        began, ended = (
-            timing.get("iopub.execute_input"),
-            timing.get("shell.execute_reply"),
-        )
-        if began and ended:
-            took = (
-                datetime.fromisoformat(ended) - datetime.fromisoformat(began)
-            ).total_seconds()
-            if took > slowest:
-                slowest, slowest_cell = took, index
+            break
+    slowest, slowest_cell = 0.0, None
+    for index, began, ended in cell_times(nb):
+        if ended - began > slowest:
+            slowest, slowest_cell = ended - began, index
     return {
         "seconds": round(seconds, 1),
         "slowest_cell": slowest_cell,
