@@ -1,7 +1,8 @@
 """Every solution notebook, top to bottom, on each Keras backend: time, errors, noise.
 
 Each notebook runs in a fresh kernel with ``KERAS_BACKEND`` set, in fast mode (``--full``
-for full mode), with the model cache off, so every model trains. For each run it reports
+for full mode), with the model cache off, so every model trains, and every claim strict:
+a claim the run does not bear out is an error, as under nbval. For each run it reports
 the wall time, the slowest cell, the first error (cell and exception), and every cell
 that wrote to stderr, which JupyterLab shows in red and nbgrader counts against a test
 cell: the set-up cell must write nothing there on any backend.

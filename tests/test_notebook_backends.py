@@ -1,14 +1,26 @@
-"""Solution notebooks, top to bottom, on JAX and PyTorch (TensorFlow's run is nbval's).
+"""Solution notebooks on JAX and PyTorch (TensorFlow's run is nbval's).
 
-Each runs in a fresh kernel in fast mode, with the model cache off. A run passes when no
-cell raises (every exercise's visible and hidden tests included) and no cell writes to
-stderr: JupyterLab shows stderr in red and nbgrader counts it against a test cell, and
-on these backends Keras' seeding imports TensorFlow, whose C++ start-up lines the
-set-up cell must keep quiet.
+Each runs in a fresh kernel in fast mode, with the model cache off and every claim
+strict. A run passes when no cell raises (every exercise's visible and hidden tests
+included, and every claim the notebook checks) and no cell writes to stderr: JupyterLab
+shows stderr in red and nbgrader counts it against a test cell, and on these backends
+Keras' seeding imports TensorFlow, whose C++ start-up lines the set-up cell must keep
+quiet.
 
-The two notebooks here take about a minute per backend on 2 cores; every notebook on
-every backend is `python benchmarks/backend_times.py` (about 22 minutes, in the README):
-07, whose fast mode trains for 100 s, runs there, to keep CI well inside its time limit.
+01 and 08 run whole. The others run their exercises alone: the set-up, every exercise
+and test cell, and the cells those read (autoencoder_lib/instructor/exercise_slice.py),
+without the demonstrations that only train and plot for the reader. Every notebook
+whole on every backend is `python benchmarks/backend_times.py` (in the README).
+
+Two gaps, measured on 2026-12-07 (2-core x86-64 CPU):
+- On JAX, 03, 04 and 05 are left to the benchmark: their exercises train convolutional
+  models, whose transposed convolutions are a slow path of XLA on CPU (their exercises
+  alone took 187 s, 256 s and 231 s, against 47 s, 67 s and 57 s on PyTorch, which runs
+  them here), too long for CI's time.
+- 07's fast mode does not bear out its claim that random 2-D codes decode farther from
+  real digits than reconstructions do on JAX (1.20 against 1.24) or PyTorch (1.05
+  against 1.15); it holds on TensorFlow. Marked as an expected failure until 07's fast
+  mode is mended: strict, so that the test fails once it passes.
 """
 
 import importlib.util
@@ -16,21 +28,38 @@ import importlib.util
 import pytest
 
 from autoencoder_lib.instructor.backend_run import run
-from autoencoder_lib.instructor.course import notebooks
+from autoencoder_lib.instructor.course import assignments, notebooks
 
-NOTEBOOKS = ("01_basic_autoencoder", "08_variational_autoencoder")
+WHOLE = ("01_basic_autoencoder", "08_variational_autoencoder")
+SLOW_ON = {"jax": {"03_denoising", "04_reconstruction", "05_colorization"}}
+CLAIM_FAILS = pytest.mark.xfail(
+    reason="07's fast mode: random 2-D codes do not decode farther from real digits "
+    "than reconstructions on this backend (cell 9's claim)",
+    raises=AssertionError,
+    strict=True,
+)
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-@pytest.mark.parametrize("assignment", NOTEBOOKS)
-def test_solution_notebook_runs_cleanly(backend, assignment):
+def _cases():
+    for backend in ("jax", "torch"):
+        for assignment in assignments():
+            if assignment in SLOW_ON.get(backend, ()):
+                continue
+            marks = [CLAIM_FAILS] if assignment == "07_latent_space" else []
+            yield pytest.param(assignment, backend, marks=marks)
+
+
+@pytest.mark.parametrize("assignment, backend", list(_cases()))
+def test_solution_notebook_runs_cleanly(assignment, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (make test installs its CPU build)")
     (path,) = notebooks(assignment)
-    result = run(path, backend, timeout=600)
+    whole = assignment in WHOLE
+    result = run(path, backend, timeout=600, exercises=not whole)
+    what = assignment if whole else f"{assignment} (its exercises)"
     assert result["error"] is None, (
-        f"{assignment} on {backend}: cell {result['error_cell']} raised {result['error']}"
+        f"{what} on {backend}: cell {result['error_cell']} raised {result['error']}"
     )
     assert result["stderr_cells"] == [], (
-        f"{assignment} on {backend} wrote to stderr: {result['stderr_cells']}"
+        f"{what} on {backend} wrote to stderr: {result['stderr_cells']}"
     )

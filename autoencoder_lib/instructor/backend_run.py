@@ -1,8 +1,9 @@
 """Execute a notebook top to bottom on a chosen Keras backend, and describe the run.
 
 Used by ``benchmarks/backend_times.py`` (the README's backend table) and by
-``tests/test_notebook_backends.py``: each run is a fresh kernel with ``KERAS_BACKEND``
-set, fast or full mode, and the model cache off, so every model trains.
+``tests/test_notebook_backends.py`` (whole notebooks, or their exercises alone): each
+run is a fresh kernel with ``KERAS_BACKEND`` set, fast or full mode, every claim strict
+(a claim the run contradicts is an error), and the model cache off, so every model trains.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from ..config import STRICT_CLAIMS_ENV
 from ..doctor import BACKEND_PACKAGES
 from .course import venv_first
+from .exercise_slice import exercises_only
 
 BACKENDS = tuple(BACKEND_PACKAGES)
 
@@ -61,10 +64,23 @@ def cell_times(nb) -> list[tuple[int, float, float]]:
     return times
 
 
-def run(path: Path, backend: str, *, full: bool = False, timeout: int = -1) -> dict:
-    """Execute one notebook on one backend in a fresh kernel, and describe the run."""
+def run(
+    path: Path,
+    backend: str,
+    *,
+    full: bool = False,
+    timeout: int = -1,
+    exercises: bool = False,
+) -> dict:
+    """Execute one notebook on one backend in a fresh kernel, and describe the run.
+    ``exercises=True`` runs only the cells its exercises and their tests need
+    (:mod:`.exercise_slice`)."""
     nb = nbformat.read(path, as_version=4)
+    if exercises:
+        nb = exercises_only(nb)
     env = dict(os.environ, KERAS_BACKEND=backend, AUTOENCODER_MODEL_CACHE="0")
+    # A claim the run contradicts is an error here, as under nbval (claims.py).
+    env[STRICT_CLAIMS_ENV] = "1"
     env["AUTOENCODER_FAST"] = "0" if full else "1"
     venv_first(env)
     # ipykernel stops forwarding what C++ code writes to file descriptor 2 into the
