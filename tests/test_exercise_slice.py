@@ -4,15 +4,10 @@ what it keeps and leaves out, read from the code, on a small notebook and on the
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader_cells import nbgrader_cell
 
-from autoencoder_lib.instructor.course import all_notebooks
+from autoencoder_lib.instructor.course import all_notebooks, graded_or_solution
 from autoencoder_lib.instructor.exercise_slice import exercise_cells, exercises_only
-
-
-def _nbgrader(source, **flags):
-    cell = new_code_cell(source)
-    cell.metadata["nbgrader"] = {"grade": False, "solution": False, **flags}
-    return cell
 
 
 def _notebook():
@@ -28,8 +23,12 @@ def _notebook():
             new_code_cell("plots.show(unused)"),  # 7 a demonstration
             new_code_cell("table = {k: k for k in range(3)}"),  # 8 a demonstration
             new_code_cell("x[0] = 2"),  # 9 changes an item of x
-            _nbgrader("def double(v):\n    return 2 * v", solution=True),  # 10
-            _nbgrader("assert double(model(x)).shape == (3,)", grade=True),  # 11
+            nbgrader_cell(
+                "def double(v):\n    return 2 * v", "double", solution=True
+            ),  # 10
+            nbgrader_cell(
+                "assert double(model(x)).shape == (3,)", "test", points=1
+            ),  # 11
             new_code_cell("plots.show(double(x))"),  # 12 after the last test
             new_code_cell("this is not python"),  # 13 after the last test
         ]
@@ -58,12 +57,7 @@ def test_left_out_cells_are_emptied_in_a_copy_and_numbers_stay():
 def test_every_exercise_and_test_cell_of_the_course_is_kept(path):
     nb = nbformat.read(path, as_version=4)
     kept = set(exercise_cells(nb))
-    graded = {
-        i
-        for i, c in enumerate(nb.cells)
-        if c.metadata.get("nbgrader", {}).get("grade")
-        or c.metadata.get("nbgrader", {}).get("solution")
-    }
+    graded = {i for i, c in enumerate(nb.cells) if graded_or_solution(c)}
     code = {i for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     assert graded & code <= kept
     assert kept < code, "nothing left out: the cut saves no time"

@@ -81,7 +81,7 @@ def run(
     if exercises:
         nb = exercises_only(nb)
     env = dict(os.environ, KERAS_BACKEND=backend, AUTOENCODER_MODEL_CACHE="0")
-    # A claim the run contradicts is an error here, as under nbval (claims.py).
+    # Strict by default: a claim the run contradicts is an error, as under nbval.
     env[STRICT_CLAIMS_ENV] = "1" if strict else "0"
     env["AUTOENCODER_FAST"] = "0" if full else "1"
     venv_first(env)

@@ -47,6 +47,13 @@ def venv_first(env: dict) -> dict:
     return env
 
 
+def graded_or_solution(cell) -> bool:
+    """Whether nbgrader marks the cell as graded (a test or a written answer) or as a
+    solution (an exercise)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade") or meta.get("solution"))
+
+
 def grade_cells(nb) -> dict[str, dict]:
     """nbgrader metadata of the graded and solution cells, by grade_id."""
     return {
@@ -55,8 +62,7 @@ def grade_cells(nb) -> dict[str, dict]:
             "cell_type": c.cell_type,
         }
         for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-        or c.metadata.get("nbgrader", {}).get("solution")
+        if graded_or_solution(c)
     }
 
 

@@ -19,6 +19,8 @@ import ast
 
 import nbformat
 
+from .course import graded_or_solution
+
 # Calls that change the model passed to them, as training.fit(model, ...) does.
 TRAINING_CALLS = frozenset({"fit", "fine_tune", "train", "compile"})
 # The notebooks' first code cells (Colab install, imports and set-up) always run.
@@ -71,10 +73,7 @@ def exercise_cells(nb) -> list[int]:
     """Indices of the code cells that the exercises and their tests need, in order."""
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     keep = set(code[:SET_UP_CELLS])
-    for i in code:
-        meta = nb.cells[i].metadata.get("nbgrader", {})
-        if meta.get("solution") or meta.get("grade"):
-            keep.add(i)
+    keep.update(i for i in code if graded_or_solution(nb.cells[i]))
     read = {i: names(nb.cells[i].source) for i in code}
     keep.update(i for i in code if read[i] is None and i < max(keep))
     needed = set().union(*(read[i][1] for i in keep if read[i]))
