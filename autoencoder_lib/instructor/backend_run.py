@@ -71,18 +71,16 @@ def run(
     full: bool = False,
     timeout: int = -1,
     exercises: bool = False,
-    strict: bool = True,
 ) -> dict:
     """Execute one notebook on one backend in a fresh kernel, and describe the run.
     ``exercises=True`` runs only the cells its exercises and their tests need
-    (:mod:`.exercise_slice`); ``strict=False`` prints a claim the run contradicts, as a
-    student's kernel does, instead of raising."""
+    (:mod:`.exercise_slice`). Every claim is strict: one the run contradicts is an
+    error, as under nbval."""
     nb = nbformat.read(path, as_version=4)
     if exercises:
         nb = exercises_only(nb)
     env = dict(os.environ, KERAS_BACKEND=backend, AUTOENCODER_MODEL_CACHE="0")
-    # Strict by default: a claim the run contradicts is an error, as under nbval.
-    env[STRICT_CLAIMS_ENV] = "1" if strict else "0"
+    env[STRICT_CLAIMS_ENV] = "1"
     env["AUTOENCODER_FAST"] = "0" if full else "1"
     venv_first(env)
     # ipykernel stops forwarding what C++ code writes to file descriptor 2 into the
