@@ -97,6 +97,7 @@ UNIT_TESTS = [
     "tests/test_vae.py",
     "tests/test_widgets.py",
     "tests/test_plots.py",
+    "tests/test_jax_conv_transpose.py",
 ]
 
 

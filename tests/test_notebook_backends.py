@@ -13,9 +13,11 @@ without the demonstrations that only train and plot for the reader. Every notebo
 whole on every backend is `python benchmarks/backend_times.py` (in the README).
 
 One gap, measured on 2026-12-07 (2-core x86-64 CPU): on JAX, 03, 04 and 05 are left to
-the benchmark: their exercises train convolutional models, whose transposed convolutions
-are a slow path of XLA on CPU (their exercises alone took 187 s, 256 s and 231 s, against
-47 s, 67 s and 57 s on PyTorch, which runs them here), too long for CI's time.
+the benchmark: their exercises train convolutional models, which XLA runs slowly on a
+CPU. Their exercises alone took 103 s, 197 s and 163 s there, with the faster
+transposed convolution (autoencoder_lib/jax_conv_transpose.py; 187 s, 256 s and 231 s
+before it), against 47 s, 67 s and 57 s on PyTorch, which runs them here: about 8
+minutes more than CI's time allows.
 """
 
 import importlib.util
