@@ -18,13 +18,12 @@ spatial dimensions) still go to Keras.
 from __future__ import annotations
 
 
-def _fast_conv_transpose(original):
+def _fast_conv_transpose(original, keras_padding):
+    """``original`` is Keras' function, which the cases not covered go to;
+    ``keras_padding`` is how Keras turns its padding arguments into JAX's."""
     import jax
     import jax.numpy as jnp
     from keras.src import backend
-    from keras.src.backend.common.backend_utils import (
-        compute_conv_transpose_padding_args_for_jax,
-    )
 
     def conv_transpose(
         inputs,
@@ -39,22 +38,22 @@ def _fast_conv_transpose(original):
         dilations = (
             (dilation_rate,) if isinstance(dilation_rate, int) else tuple(dilation_rate)
         )
-        spatial = len(kernel.shape) - 2
-        if data_format != "channels_last" or set(dilations) != {1} or spatial > 3:
-            return original(
-                inputs, kernel, strides, padding, output_padding, data_format,
-                dilation_rate,
-            )  # fmt: skip
         inputs = jnp.asarray(inputs)
         kernel = jnp.asarray(kernel)
-        if kernel.shape[-1] != inputs.shape[-1]:
+        spatial = kernel.ndim - 2
+        if (
+            data_format != "channels_last"
+            or set(dilations) != {1}
+            or spatial > 3
             # Keras' own check and message (input channels against the kernel).
+            or kernel.shape[-1] != inputs.shape[-1]
+        ):
             return original(
                 inputs, kernel, strides, padding, output_padding, data_format,
                 dilation_rate,
             )  # fmt: skip
         steps = (strides,) * spatial if isinstance(strides, int) else tuple(strides)
-        edges = compute_conv_transpose_padding_args_for_jax(
+        edges = keras_padding(
             input_shape=inputs.shape,
             kernel_shape=kernel.shape,
             strides=strides,
@@ -105,10 +104,10 @@ def install() -> bool:
         from keras.src.backend.common import backend_utils
         from keras.src.backend.jax import nn as jax_nn
 
-        backend_utils.compute_conv_transpose_padding_args_for_jax  # noqa: B018
+        keras_padding = backend_utils.compute_conv_transpose_padding_args_for_jax
         current = jax_nn.conv_transpose
     except (ImportError, AttributeError):
         return False
     if not hasattr(current, "original"):
-        jax_nn.conv_transpose = _fast_conv_transpose(current)
+        jax_nn.conv_transpose = _fast_conv_transpose(current, keras_padding)
     return True

@@ -55,14 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     if own is None:
         parser.error("the faster version is not in place (jax_conv_transpose.install)")
     x = np.random.default_rng(0).random((args.images, 28, 28, 1)).astype("float32")
-    times = {"keras": [], "faster": []}
-    order = []
-    for i in range(args.rounds):
-        order += ["keras", "faster"] if i % 2 == 0 else ["faster", "keras"]
-    for name in order:
-        jax_nn.conv_transpose = own if name == "keras" else fast
-        times[name].append(round(epoch_seconds(x, args.batch_size), 2))
-        print(f"{name:<7} {times[name][-1]:.2f} s per epoch", flush=True)
+    versions = {"keras": own, "faster": fast}
+    times = {name: [] for name in versions}
+    for r in range(args.rounds):
+        for name in versions if r % 2 == 0 else list(versions)[::-1]:
+            jax_nn.conv_transpose = versions[name]
+            times[name].append(round(epoch_seconds(x, args.batch_size), 2))
+            print(f"{name:<7} {times[name][-1]:.2f} s per epoch", flush=True)
     jax_nn.conv_transpose = fast
     median = {name: statistics.median(values) for name, values in times.items()}
     ratio = median["keras"] / median["faster"]
