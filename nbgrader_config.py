@@ -28,6 +28,8 @@ from nbgrader.preprocessors import (
 )
 
 from autoencoder_lib.instructor import limits
+from autoencoder_lib.instructor.collect import OwnerCollector
+from autoencoder_lib.instructor.inert import InertOutputs
 from autoencoder_lib.instructor.preprocessors import (
     ClipOutputs,
     GuardedExecute,
@@ -55,6 +57,7 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = limits.MACHINE_TIMEOUT_S
 c.Execute.iopub_timeout = limits.MACHINE_TIMEOUT_S
 c.GuardedExecute.sandbox = True
+c.InertOutputs.source_directory = c.CourseDirectory.source_directory
 
 # The exchange (nbgrader's release/collect folder, unused by this course's LMS flow)
 # lives beside this file, so the formgrader finds it and shows no warning.
@@ -70,26 +73,30 @@ c.IgnorePattern.pattern = (
     r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\])"
 )
 
-# nbgrader's default autograde steps, with the guarded, sandboxed Execute and the
-# output clip after nbgrader's line limit.
+# nbgrader's default autograde steps, with the guarded, sandboxed Execute, the output
+# clip after nbgrader's line limit, and the graded notebook made inert (text and plain
+# images only) before the formgrader or a feedback page ever renders it.
 c.Autograde.autograde_preprocessors = [
     GuardedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
     ClipOutputs,
+    InertOutputs,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
 ]
 
 # Feedback goes back to students: without the hidden tests (their source, the lines of
-# their tracebacks, and any output line that quotes them).
+# their tracebacks, and any output line that quotes them), and inert again (a notebook
+# graded before InertOutputs existed).
 c.GenerateFeedback.preprocessors = [
     GetGrades,
     RedactHiddenTests,
     ClearHiddenTests,
     ShortTestErrors,
+    InertOutputs,
     CSSHTMLHeaderPreprocessor,
 ]
 
@@ -118,7 +125,11 @@ c.GenerateAssignment.preprocessors = [
 
 # `make collect`: file names of LMS downloads, Canvas style
 # (<student>_[late_]<user id>_<submission id>_<notebook>.ipynb). For another LMS change
-# the pattern: student_id and file_id (the notebook's name in course/) must be named.
-c.FileNameCollectorPlugin.named_regexp = (
+# the patterns: student_id and file_id (the notebook's name in course/) must be named.
+# Each file belongs to the student whose LMS-named file or archive it came in
+# (autoencoder_lib/instructor/collect.py), whatever the file inside is called.
+c.ZipCollectApp.collector_plugin = OwnerCollector
+c.OwnerCollector.named_regexp = (
     r"^(?:.*/)?(?P<student_id>[^_/]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+\.ipynb)$"
 )
+c.OwnerCollector.owner_regexp = r"^(?P<student_id>[^_/]+)_(?:late_)?\d+_\d+_"

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader_cells import nbgrader_cell
 
 from autoencoder_lib.instructor import sandbox
@@ -37,6 +38,37 @@ HOST_PLANTS = [
     Path(sysconfig.get_paths()["purelib"]) / f"planted-{TOKEN}.pth",
     ROOT / f"planted-{TOKEN}",
 ]
+
+# What a hostile page would run in the instructor's browser: it marks the page.
+ACTIVE_HTML = (
+    "<script>window.__pwned = 1; document.title = 'PWNED'</script>"
+    '<img src=x onerror="window.__pwned = 1">'
+)
+ACTIVE_JS = "window.__pwned = 1; document.title = 'PWNED';"
+ACTIVE_MARKDOWN = (
+    "My answer <script>window.__pwned = 1</script>\n\n"
+    '<img src=x onerror="window.__pwned = 1">\n\n'
+    "[click me](javascript:window.__pwned=1)\n\n```mermaid\ngraph TD; A-->B\n```"
+)
+# Files a submission leaves beside its notebook: the grader's own modules, a config
+# that IPython would read from the working folder, a module named like numpy.
+PLANTED_MODULES = {
+    "autoencoder_lib/__init__.py": "",
+    "autoencoder_lib/instructor/__init__.py": "",
+    "autoencoder_lib/instructor/limits.py": "def enter_workdir(path):\n    pass\n",
+    "autoencoder_lib/instructor/guard.py": (
+        "import json\ndef install(bindings):\n    pass\n"
+        "def check(nonce):\n    return json.dumps({'nonce': nonce, 'found': []})\n"
+    ),
+    "ipython_kernel_config.py": (
+        "c.InteractiveShellApp.exec_lines = "
+        "['import numpy; numpy.allclose = lambda *a, **k: True']\n"
+    ),
+    "ipython_config.py": (
+        "c.InteractiveShellApp.exec_lines = "
+        "['import numpy; numpy.allclose = lambda *a, **k: True']\n"
+    ),
+}
 
 needs_sandbox = pytest.mark.skipif(
     sandbox.unavailable() is not None,
@@ -214,6 +246,36 @@ for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents, pathlib.Path({ro
             + GOOD_DOUBLE,
             "expect": ("graded  3 / 3", "printed too much; its output was cut"),
         },
+        # Limits are set from outside the kernel: none of these can lift them.
+        "lifts_memory_limit": {
+            "double": "import resource\ntry:\n    resource.setrlimit(resource.RLIMIT_DATA,"
+            " (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+            "except (ValueError, OSError) as error:\n    print('refused:', error)\n"
+            "hog = np.ones(2 * 2**30 // 8)\n" + GOOD_DOUBLE,
+            "expect": ("graded  2 / 3", "hit the 1 GiB memory limit"),
+        },
+        "forks_many": {
+            "double": "import subprocess\nprocs = []\ntry:\n    for _ in range(400):\n"
+            "        procs.append(subprocess.Popen(['sleep', '4243']))\n"
+            "except OSError as error:\n    print('stopped after', len(procs), error)\n"
+            + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", None),
+        },
+        "ignores_interrupt": {
+            "double": "import time\nwhile True:\n    try:\n        time.sleep(100)\n"
+            "    except KeyboardInterrupt:\n        pass",
+            "expect": ("NOT GRADED", "did not stop when interrupted"),
+        },
+        # Student HTML and Javascript, which the formgrader and feedback would render.
+        "runs_script": {
+            "double": "from IPython.display import HTML, Javascript, display\n"
+            f"display(HTML({ACTIVE_HTML!r}))\n"
+            f"display(Javascript({ACTIVE_JS!r}))\n"
+            "display({'image/svg+xml': '<svg onload=\"window.__pwned=1\"></svg>', "
+            "'image/png': 'AAAA\" onerror=\"window.__pwned=1', "
+            "'text/plain': 'an image'}, raw=True)\n" + GOOD_DOUBLE,
+            "expect": ("graded  3 / 3", None),
+        },
     }
 
 
@@ -266,11 +328,24 @@ def _students(release, course_root):
         "colab_stripped": stripped,
         "not_a_notebook": "PK\x03\x04 this is a zip file, not a notebook",
         "truncated_json": json.dumps(nbformat.from_dict(good))[:400],
+        "nested_json": '{"cells": [], "x": ' + "[" * 5000 + "]" * 5000 + "}",
     }
     for student, attack in _attacks(course_root).items():
         answers = {k: attack[k] for k in ("double", "square", "halve") if k in attack}
         students[student] = _answered(release, **answers)
+    scripted = students["runs_script"]
+    scripted.cells.append(new_markdown_cell(ACTIVE_MARKDOWN))
+    scripted.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    # A wrong answer that patches numpy and plants the grader's modules beside itself.
+    students["shadows_grader"] = _answered(
+        release,
+        halve="np.allclose = lambda *a, **k: True\ndef halve(x):\n    return x",
+    )
     return students
+
+
+# student -> {relative path: text}: files beside the notebook.
+EXTRA_FILES = {"shadows_grader": PLANTED_MODULES}
 
 
 EXPECTED = {
@@ -294,6 +369,8 @@ EXPECTED = {
     "colab_stripped": ("NOT GRADED", "nbgrader cell metadata is gone"),
     "not_a_notebook": ("NOT GRADED", "is not a notebook"),
     "truncated_json": ("NOT GRADED", "truncated JSON"),
+    "nested_json": ("NOT GRADED", "nests more than 64 levels deep"),
+    "shadows_grader": ("graded  2 / 3", "numpy.allclose was replaced"),
 }
 
 
@@ -311,6 +388,7 @@ def _grade(course, env=None, *students):
         AUTOENCODER_CELL_TIMEOUT="10",
         AUTOENCODER_KERNEL_MEMORY_GB="1",
         AUTOENCODER_SCRATCH_MB="64",
+        AUTOENCODER_KERNEL_TASKS="128",
     )
     result = course.autograde(ASSIGNMENT, env=env, timeout=1200)
     report = {
@@ -333,6 +411,9 @@ def hostile_class(tmp_path_factory):
             path.write_text(content)
         else:
             nbformat.write(content, path)
+        for name, text in EXTRA_FILES.get(student, {}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
     outside = {
         "course": _tree_digest(
             course.root, skip={"gradebook.db", "autograded", "logs", "feedback"}
@@ -434,8 +515,37 @@ def test_feedback_never_quotes_the_hidden_tests(hostile_class):
 
 @needs_sandbox
 def test_no_process_outlives_grading(hostile_class):
-    found = subprocess.run(["pgrep", "-f", "sleep 4242"], capture_output=True)
-    assert found.returncode == 1, found.stdout
+    for command in ("sleep 4242", "sleep 4243"):
+        found = subprocess.run(["pgrep", "-f", command], capture_output=True)
+        assert found.returncode == 1, found.stdout
+
+
+def _printed(course, student, cell=1):
+    graded = course.root / "autograded" / student / ASSIGNMENT / "hostile.ipynb"
+    outputs = json.loads(graded.read_text())["cells"][cell].get("outputs", [])
+    return "".join("".join(o.get("text", "")) for o in outputs)
+
+
+@needs_sandbox
+def test_limits_hold_against_the_kernel_itself(hostile_class):
+    """Set from outside: the kernel can neither raise the memory limit nor start
+    more processes than the cap (128 in this class)."""
+    course, *_ = hostile_class
+    assert "refused: not allowed to raise maximum limit" in _printed(
+        course, "lifts_memory_limit"
+    )
+    stopped = _printed(course, "forks_many")
+    assert "stopped after" in stopped, stopped
+    assert int(stopped.split("stopped after")[1].split()[0]) < 128, stopped
+
+
+@needs_sandbox
+def test_a_cell_that_ignores_the_interrupt_is_ended(hostile_class):
+    course, result, report, _ = hostile_class
+    line = report["ignores_interrupt"]
+    assert "cell 2 (double) ran past the 10 s time limit" in line, line
+    log = (course.root / "logs" / ASSIGNMENT / "ignores_interrupt.log").read_text()
+    assert "its kernel was ended" in log
 
 
 @needs_sandbox
@@ -543,3 +653,112 @@ def test_a_broken_grading_environment_writes_no_grade(tmp_path):
     assert "test_double 0/1" in result.stdout
     assert not (course.root / "autograded" / "good").exists()
     assert "good" not in course.scores(ASSIGNMENT, "hostile")
+
+
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
+    None,
+)
+
+
+def _formgrader_page(notebook: Path, student: str) -> str:
+    """The HTML the formgrader serves for a graded notebook: its own exporter and
+    template, as nbgrader's SubmissionHandler calls them."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {
+        "assignment_id": ASSIGNMENT,
+        "notebook_id": "hostile",
+        "submission_id": "x",
+        "index": 0,
+        "total": 1,
+        "base_url": "",
+        "student": student,
+        "last_name": "",
+        "first_name": "",
+        "notebook_path": str(notebook),
+    }
+    html, _ = HTMLExporter(config=config).from_filename(str(notebook), resources)
+    return html
+
+
+def _ran_in_chromium(pages: dict[str, Path]) -> dict[str, list]:
+    """name -> [window.__pwned, title, javascript: links] once each page has loaded."""
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing in CI (make test installs it)")
+        pytest.skip("Chromium is not installed: `apt-get install chromium` (Debian)")
+    from playwright.sync_api import sync_playwright
+
+    found = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        for name, path in pages.items():
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(1000)
+            found[name] = page.evaluate(
+                "[window.__pwned === undefined ? null : window.__pwned, "
+                "document.title, "
+                "document.querySelectorAll('a[href^=\"javascript:\"]').length]"
+            )
+            page.close()
+        browser.close()
+    return found
+
+
+@needs_sandbox
+def test_student_html_and_scripts_never_run_on_the_instructors_side(
+    hostile_class, tmp_path
+):
+    """The graded notebook and the feedback page, opened in Chromium as the formgrader
+    and a browser show them: the student's scripts, handlers and links are inert.
+    The same outputs left active do run there (the check can fail)."""
+    course, *_ = hostile_class
+    graded = course.root / "autograded" / "runs_script" / ASSIGNMENT / "hostile.ipynb"
+    nb = json.loads(graded.read_text())
+    assert "widgets" not in nb["metadata"]
+    kinds = {
+        k for c in nb["cells"] for o in c.get("outputs", []) for k in o.get("data", {})
+    }
+    assert kinds <= {"text/plain", "image/png", "image/jpeg", "image/gif"}, kinds
+    assert "window.__pwned" in graded.read_text(), "the outputs are kept as text"
+    active = new_notebook(
+        cells=[
+            new_markdown_cell(ACTIVE_MARKDOWN),
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output("display_data", {"text/html": ACTIVE_HTML}),
+                    nbformat.v4.new_output(
+                        "display_data", {"application/javascript": ACTIVE_JS}
+                    ),
+                ],
+            ),
+        ]
+    )
+    nbformat.write(active, tmp_path / "active.ipynb")
+    pages = {
+        "formgrader": graded,
+        "feedback": course.root / "feedback" / "runs_script" / ASSIGNMENT
+        / "hostile.html",
+        "control": tmp_path / "active.ipynb",
+    }  # fmt: skip
+    for name in ("formgrader", "control"):
+        html = tmp_path / f"{name}.html"
+        html.write_text(_formgrader_page(pages[name], "runs_script"))
+        pages[name] = html
+    found = _ran_in_chromium(pages)
+    assert found["control"][0] == 1, f"the active control did not run: {found}"
+    for name in ("formgrader", "feedback"):
+        pwned, title, links = found[name]
+        assert pwned is None and title != "PWNED" and links == 0, (name, found[name])

@@ -53,6 +53,44 @@ def test_collect_unpacks_lms_downloads_and_never_overwrites(tmp_path):
     assert hashlib.sha256(alice.read_bytes()).hexdigest() == before
 
 
+def test_collect_gives_each_file_to_the_owner_of_its_archive(tmp_path):
+    """A student's zip may hold files named for anyone: the archive's LMS name says
+    whose they are. Bad ids and duplicates are reported; the class is collected."""
+    course = Course(tmp_path)
+    release = _release_tiny(course)
+    answer = nbformat.writes(_answered(release))
+    archive = course.root / "downloaded" / ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "alice_1001_5001_work.zip", "w") as bundle:
+        bundle.writestr("bob_1002_5002_hostile.ipynb", answer.replace("2 * x", "9"))
+    (archive / "bob_1002_5003_hostile.ipynb").write_text(answer)
+    with zipfile.ZipFile(archive / "carol_1003_5004_work.zip", "w") as bundle:
+        bundle.writestr("dave_1004_5005_hostile.ipynb", answer)
+    (archive / ".._1005_5006_hostile.ipynb").write_text(answer)
+    with zipfile.ZipFile(archive / "eve_1006_5007_work.zip", "w") as bundle:
+        bundle.writestr("first/hostile.ipynb", answer)
+        bundle.writestr("second/hostile.ipynb", answer)
+
+    result = _zip_collect(course)
+    assert result.returncode == 0, result.stderr[-3000:]
+    submitted = course.root / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == [
+        "alice",
+        "bob",
+        "carol",
+        "eve",
+    ]
+    mine = submitted / "alice" / ASSIGNMENT / "hostile.ipynb"
+    assert "return 9" in mine.read_text(), "alice's archive is alice's submission"
+    assert (submitted / "bob" / ASSIGNMENT / "hostile.ipynb").read_text() == answer
+    assert "named for 'bob' but came in 'alice'" in result.stderr
+    assert "named for 'dave' but came in 'carol'" in result.stderr
+    assert "the student id '..'" in result.stderr
+    assert "'eve' already handed in a hostile.ipynb" in result.stderr
+    assert not (course.root / "hostile.ipynb").exists()
+    assert not (submitted.parent / ASSIGNMENT).exists()
+
+
 def _env_with_student_lab():
     return dict(os.environ, JUPYTER_CONFIG_PATH=str(STUDENT_LAB))
 

@@ -89,6 +89,8 @@ def submitted(tmp_path):
         put(student, json.dumps(change(_release())).encode())
     put("truncated_student", json.dumps(_release()).encode()[:5000])
     put("pdf_student", b"%PDF-1.7 not a notebook")
+    put("nested_student", b'{"cells": [], "x": ' + b"[" * 3000 + b"]" * 3000 + b"}")
+    put("shallow_nest_student", b'{"cells": [], "x": ' + b"[" * 200 + b"]" * 200 + b"}")
     (root / "empty_student" / ASSIGNMENT).mkdir(parents=True)
     return root
 
@@ -112,6 +114,9 @@ def test_each_broken_submission_is_reported_with_its_reason(submitted):
     assert "truncated JSON" in by_student["truncated_student"][0].message
     assert "invalid or truncated JSON" in by_student["pdf_student"][0].message
     assert "no .ipynb" in by_student["empty_student"][0].message
+    for student in ("nested_student", "shallow_nest_student"):
+        (found,) = by_student[student]
+        assert "nests more than 64 levels deep" in found.message and found.unreadable
     assert _digests(submitted) == before, "the check must never modify a submission"
 
 
@@ -119,10 +124,19 @@ def test_command_line_summary_and_exit_status(submitted, tmp_path, capsys):
     assert submissions.main([str(submitted), str(RELEASE)]) == 1
     out = capsys.readouterr().out
     assert "colab_student / 01_basic_autoencoder" in out
-    assert "9 submission problem(s) that block grading, 1 note(s)." in out
+    assert "11 submission problem(s) that block grading, 1 note(s)." in out
 
     clean = tmp_path / "clean"
     (clean / "only" / ASSIGNMENT).mkdir(parents=True)
     (clean / "only" / ASSIGNMENT / NOTEBOOK).write_text(json.dumps(_release()))
     assert submissions.main([str(clean), str(RELEASE)]) == 0
     assert submissions.main([str(tmp_path / "missing"), str(RELEASE)]) == 1
+
+
+def test_an_oversized_notebook_is_reported_without_being_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(submissions.limits, "SUBMISSION_LIMIT_BYTES", 2**20)
+    folder = tmp_path / "submitted" / "big_student" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK).write_bytes(b" " * (3 * 2**20))
+    (problem,) = submissions.check(tmp_path / "submitted", RELEASE)
+    assert problem.unreadable and "is 3 MiB, over the 1 MiB" in problem.message

@@ -581,15 +581,14 @@ def _expected_work(folder: Path) -> int:
     long notebook alone at the end while the others idle."""
     total = 0
     for path in folder.glob("*.ipynb"):
-        try:
-            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-            total += sum(
-                len(_source(cell))
-                for cell in cells
-                if isinstance(cell, dict) and cell.get("cell_type") == "code"
-            )
-        except (OSError, ValueError, AttributeError, TypeError):
+        nb, _ = submissions.read_notebook(path)
+        if nb is None:
             continue  # unreadable: the submissions check reports it
+        total += sum(
+            len(_source(cell))
+            for cell in nb["cells"]
+            if isinstance(cell, dict) and cell.get("cell_type") == "code"
+        )
     return total
 
 
@@ -809,10 +808,12 @@ def _judge(run, outcome, course, assignment, modules, log_path) -> None:
         if nb is not None:
             outcome.flags.extend(suspicious_code(nb, modules, release))
     guard_path = run.folder / "guard.json"
+    killed = None
     if guard_path.is_file():
         for found in json.loads(guard_path.read_text()).values():
             outcome.flags.extend(found.get("findings", []))
             outcome.sandboxed = outcome.sandboxed and found.get("sandboxed", True)
+            killed = killed or found.get("killed")
     relative = log_path.relative_to(course)
     if graded and result is not None and run.returncode == 0:
         outcome.graded = True
@@ -821,7 +822,9 @@ def _judge(run, outcome, course, assignment, modules, log_path) -> None:
             outcome.notes.extend(_cell_notes(notebook))
         return
     log = run.log
-    if "Kernel died" in log or "DeadKernelError" in log:
+    if killed:
+        reason = f"{killed}; grade it by hand"
+    elif "Kernel died" in log or "DeadKernelError" in log:
         reason = (
             "the kernel died while running the notebook"
             + _death_hint(course / "submitted" / run.student / assignment)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import re
@@ -21,7 +22,7 @@ import secrets
 from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -83,7 +84,8 @@ class GuardedExecute(Execute):
         limits.scratch_mb(), help="MiB the kernel may write (its tmpfs)."
     ).tag(config=True)
     memory_gb = Float(
-        limits.kernel_memory_gb(), help="GiB a kernel may allocate (RLIMIT_DATA)."
+        limits.kernel_memory_gb(),
+        help="GiB a kernel may allocate (RLIMIT_DATA, set from outside).",
     ).tag(config=True)
     cell_output_bytes = Integer(
         limits.CELL_OUTPUT_BYTES, help="Output kept per cell, as it arrives."
@@ -97,6 +99,9 @@ class GuardedExecute(Execute):
         if os.environ.get(UNSANDBOXED_ENV) == "1":
             self.sandbox = False
         # nbgrader's Execute passes its own kernel manager class; ours wins.
+        from . import sandbox as _sandbox
+
+        self.kernel_manager_class = _sandbox.ConfinedKernelManager
         if self.sandbox:
             from . import sandbox
 
@@ -115,7 +120,30 @@ class GuardedExecute(Execute):
         km = super().create_kernel_manager()
         if hasattr(km, "scratch_mb"):
             km.scratch_mb = self.scratch_mb
+        if hasattr(km, "memory_bytes"):
+            km.memory_bytes = int(self.memory_gb * 2**30)
         return km
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Past the time limit: interrupt; a cell that has not stopped
+        ``limits.KILL_GRACE_S`` later (it caught the interrupt) ends its kernel."""
+        reply = await super()._async_handle_timeout(timeout, cell)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.KILL_GRACE_S
+        while loop.time() < deadline:
+            if await ensure_async(self.kc.shell_channel.msg_ready()):
+                return reply
+            await asyncio.sleep(0.2)
+        number = self._cell_numbers.get(id(cell), "?")
+        grade_id = _nbgrader(cell or {}).get("grade_id")
+        where = f"cell {number}" + (f" ({grade_id})" if grade_id else "")
+        self._killed = (
+            f"{where} ran past the {timeout} s time limit and did not stop when "
+            f"interrupted; its kernel was ended {limits.KILL_GRACE_S} s later"
+        )
+        self.log.error(self._killed)
+        await ensure_async(self.km.shutdown_kernel(now=True))
+        raise DeadKernelError(self._killed)
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
@@ -128,15 +156,23 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._findings, self._zeroed = [], []
+        self._killed = None
         self._sizes: dict[int, int] = {}
         self._total = 0
+        self._cell_numbers = {id(cell): n for n, cell in enumerate(nb.cells, start=1)}
         bindings = json.dumps(instructor_imports(nb))
-        memory = int(self.memory_gb * 2**30)
+        from .sandbox import WORKDIR
+
+        workdir = WORKDIR if self.sandbox else ""
+        # Before any import: nothing beside the notebook may shadow the grader's
+        # modules (ipykernel puts the working folder first on sys.path).
         self.extra_arguments = [
             "--HistoryManager.hist_file=:memory:",
-            "--IPKernelApp.exec_lines=import autoencoder_lib.instructor.limits as _l, "
+            "--IPKernelApp.exec_lines=import sys; "
+            "sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+            "import autoencoder_lib.instructor.limits as _l, "
             "autoencoder_lib.instructor.guard as _g; "
-            f"_l.apply(memory_bytes={memory}); _g.install({bindings}); del _l, _g",
+            f"_l.enter_workdir({workdir!r}); _g.install({bindings}); del _l, _g",
         ]
         try:
             return super().preprocess(nb, resources, km)
@@ -233,6 +269,7 @@ class GuardedExecute(Execute):
         report[notebook] = {
             "findings": self._findings,
             "zeroed": self._zeroed,
+            "killed": self._killed,
             "sandboxed": self.kernel_manager_class.__name__ == "SandboxedKernelManager",
         }
         report_path.write_text(json.dumps(report, indent=1))

@@ -35,9 +35,11 @@ from functools import cache
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
 from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_SHARED_ENV
+
+from . import confine, limits
 
 # Variables passed into the sandbox; everything else in the grader's environment
 # (tokens, the instructor's paths) stays out.
@@ -76,6 +78,8 @@ _ETC = (
     "matplotlibrc",
 )
 SCRATCH = "/scratch"  # the one writable place inside the sandbox (tmpfs)
+WORKDIR = f"{SCRATCH}/work"  # the student's files, where the notebook's code runs
+START = f"{SCRATCH}/start"  # empty: where the kernel starts
 SUBMISSION = "/submission"  # the student's files, read-only, copied into SCRATCH/work
 MODEL_CACHE = "/model-cache"  # the instructor's trained models, read-only
 FONT_LISTS = "/font-lists"  # matplotlib's font lists from the host, copied in
@@ -199,7 +203,7 @@ def command(
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     # One capped tmpfs for everything writable; /tmp points into it.
     args += ["--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH]
-    for folder in ("home", "tmp", "work"):
+    for folder in ("home", "tmp", "work", "start"):
         args += ["--dir", f"{SCRATCH}/{folder}"]
     # Relative, so that binds below /tmp (the IPC folder) resolve inside the sandbox.
     args += ["--symlink", f"{SCRATCH.lstrip('/')}/tmp", "/tmp"]
@@ -249,11 +253,15 @@ def command(
         inside[MODEL_CACHE_SHARED_ENV] = os.pathsep.join(shared)
     for key, value in sorted(inside.items()):
         args += ["--setenv", key, value]
-    args += ["--chdir", f"{SCRATCH}/work", "--"]
+    # The kernel starts in an empty folder, so that nothing of the student's is read as
+    # configuration or imported while it starts; it moves into WORKDIR before any
+    # notebook code runs (limits.enter_workdir).
+    args += ["--dir", START, "--chdir", START, "--"]
     if inner and inner[0] == sys.executable:
-        inner = [_python(), *inner[1:]]
+        # Isolated mode: no working folder, user site or PYTHON* variables on the path.
+        inner = [_python(), "-I", *inner[1:]]
     # Copy the student's files into the writable folder, then become the kernel.
-    setup = f"cp -R {SUBMISSION}/. ."
+    setup = f"cp -R {SUBMISSION}/. {WORKDIR}"
     if fonts:
         setup += f' && mkdir -p "$MPLCONFIGDIR" && cp {FONT_LISTS}/* "$MPLCONFIGDIR"/'
     args += ["/bin/sh", "-c", f'{setup} && exec "$@"', "sandbox"]
@@ -296,7 +304,38 @@ def unavailable() -> str | None:
     return None
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+class ConfinedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start under hard limits set from outside
+    (:mod:`.confine`): memory, processes and threads, CPU time."""
+
+    memory_bytes = Integer(0, help="RLIMIT_DATA of the kernel; 0: the default.").tag(
+        config=True
+    )
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        inner = self._inner_command(extra_arguments)
+        self._confinement = confine.confinement(
+            memory_bytes=self.memory_bytes or None,
+            scratch_bytes=getattr(self, "scratch_mb", limits.scratch_mb()) * 2**20,
+        )
+        return self._confinement.command(inner)
+
+    def _inner_command(self, extra_arguments=None):
+        return super().format_kernel_cmd(extra_arguments)
+
+    # jupyter_client's shutdown awaits this one; AsyncKernelManager aliases both names.
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        try:
+            await super()._async_cleanup_resources(restart=restart)
+        finally:
+            confinement = getattr(self, "_confinement", None)
+            if confinement is not None:
+                confinement.release()
+
+    cleanup_resources = _async_cleanup_resources
+
+
+class SandboxedKernelManager(ConfinedKernelManager):
     """A kernel manager whose kernels run in the sandbox, reached over IPC sockets."""
 
     submission_files = Unicode(
@@ -331,8 +370,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
 
-    def format_kernel_cmd(self, extra_arguments=None):
-        inner = super().format_kernel_cmd(extra_arguments)
+    def _inner_command(self, extra_arguments=None):
+        inner = super()._inner_command(extra_arguments)
         return command(
             inner, files=self._files, ipc=self._ipc, scratch_mb=self.scratch_mb
         )
@@ -352,12 +391,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._ipc.is_dir():
             shutil.rmtree(self._ipc, ignore_errors=True)
 
-    def cleanup_resources(self, restart: bool = False) -> None:
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
         try:
-            super().cleanup_resources(restart=restart)
+            await super()._async_cleanup_resources(restart=restart)
         finally:
             if not restart:
                 shutil.rmtree(self._rundir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
     def write_connection_file(self, **kwargs):
         result = super().write_connection_file(**kwargs)

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import limits
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -47,7 +49,34 @@ def _nbgrader_cells(nb: dict) -> dict[str, dict]:
     return cells
 
 
+def _depth(value) -> int:
+    """How deeply lists and objects nest in ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def read_notebook(path: Path) -> tuple[dict | None, str | None]:
+    """The notebook at ``path``, or why it cannot be graded: unreadable, larger than
+    ``limits.SUBMISSION_LIMIT_BYTES``, not JSON, nested deeper than
+    ``limits.SUBMISSION_MAX_DEPTH``, or not a notebook."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        return None, f"cannot be read ({error})"
+    if size > limits.SUBMISSION_LIMIT_BYTES:
+        return None, (
+            f"is {size / 2**20:,.0f} MiB, over the {limits.SUBMISSION_LIMIT_BYTES >> 20}"
+            " MiB a submission may have (outputs saved in it?). Ask the student to "
+            "clear the outputs (Edit > Clear Outputs of All Cells), save and hand in "
+            "again."
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -58,6 +87,14 @@ def read_notebook(path: Path) -> tuple[dict | None, str | None]:
         return None, (
             f"is not a notebook: invalid or truncated JSON ({error.msg} at line "
             f"{error.lineno}). Ask the student to download the .ipynb again."
+        )
+    except RecursionError:
+        nb = None
+    if nb is None or _depth(nb) > limits.SUBMISSION_MAX_DEPTH:
+        return None, (
+            f"is not a notebook: its JSON nests more than {limits.SUBMISSION_MAX_DEPTH}"
+            " levels deep, which no notebook does. Ask the student to hand in the "
+            ".ipynb that JupyterLab or Colab saved."
         )
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return None, "is JSON but not a Jupyter notebook (no list of cells)."
