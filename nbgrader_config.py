@@ -58,6 +58,7 @@ c.Execute.startup_timeout = limits.MACHINE_TIMEOUT_S
 c.Execute.iopub_timeout = limits.MACHINE_TIMEOUT_S
 c.GuardedExecute.sandbox = True
 c.InertOutputs.source_directory = c.CourseDirectory.source_directory
+c.GuardedExecute.source_directory = c.CourseDirectory.source_directory
 
 # The exchange (nbgrader's release/collect folder, unused by this course's LMS flow)
 # lives beside this file, so the formgrader finds it and shows no warning.

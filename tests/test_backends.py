@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from needs import missing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -106,7 +107,7 @@ BACKENDS = [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
 
 def _run(backend, module, args, **env):
     if importlib.util.find_spec(module) is None:
-        pytest.skip(
+        missing(
             f"{module} is not installed; `make test` installs it (or pip install "
             f"{module}) to test the {backend} backend"
         )

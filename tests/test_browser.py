@@ -19,6 +19,7 @@ import urllib.request
 
 import nbformat
 import pytest
+from needs import missing
 
 from autoencoder_lib.config import MODEL_CACHE_DIR_ENV, MODEL_CACHE_ENV
 from autoencoder_lib.instructor.course import (
@@ -57,13 +58,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, solutions_model_cache):
     if CHROMIUM is None:
-        pytest.skip(
+        missing(
             "Chromium is not installed: `apt-get install chromium` (Debian), which "
             "`make test` tries; this test never downloads a browser"
         )
-    pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is missing: pip install -e '.[dev]'"
-    )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("Playwright is missing: pip install -e '.[dev]'")
     root = tmp_path_factory.mktemp("lab")
     course = root / "course"
     shutil.copytree(RELEASE, course)

@@ -15,18 +15,20 @@ import nbformat
 import pytest
 from nbformat.v4 import new_notebook
 from nbgrader_cells import nbgrader_cell, printed
+from needs import missing
 
 from autoencoder_lib.instructor import sandbox, warm_cache
 from autoencoder_lib.instructor.course import Course
 from autoencoder_lib.instructor.grading import MODEL_CACHE_FOLDER
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        sandbox.unavailable() is not None,
-        reason=f"no sandbox here: {sandbox.unavailable()}",
-    ),
-]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sandbox_here():
+    if sandbox.unavailable() is not None:
+        missing(f"no sandbox here: {sandbox.unavailable()}")
+
 
 ASSIGNMENT = "zz_cache"
 LOADED = "Loaded from the model cache"

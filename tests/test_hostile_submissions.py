@@ -23,6 +23,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader_cells import nbgrader_cell
+from needs import in_ci, missing
 
 from autoencoder_lib.instructor import sandbox
 from autoencoder_lib.instructor.course import ROOT, Course
@@ -70,16 +71,25 @@ PLANTED_MODULES = {
     ),
 }
 
+# In CI the tests run, and the class fixture fails with the reason (tests/needs.py).
 needs_sandbox = pytest.mark.skipif(
-    sandbox.unavailable() is not None,
+    sandbox.unavailable() is not None and not in_ci(),
     reason=f"no sandbox here: {sandbox.unavailable()}",
 )
 
 
+# The tests run in the grader's process (instructor/grader.py): they reach the student's
+# work only through `student`, as data.
+SETUP = "import numpy as np\nfrom autoencoder_lib import answers\n\nstudent = answers.of(globals())"
+HIDDEN_LINE = 'student.call("double", -3)'
+
+
 def _source_notebook():
+    setup = nbgrader_cell(SETUP, "setup")
+    setup.metadata["autoencoder"] = {"grader": "setup"}
     nb = new_notebook(
         cells=[
-            nbgrader_cell("import numpy as np", "setup"),
+            setup,
             nbgrader_cell(
                 "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
                 "    ### END SOLUTION",
@@ -87,8 +97,8 @@ def _source_notebook():
                 solution=True,
             ),
             nbgrader_cell(
-                "assert double(2) == 4\n### BEGIN HIDDEN TESTS\n"
-                "assert double(-3) == -6\n### END HIDDEN TESTS",
+                'assert student.call("double", 2) == 4\n### BEGIN HIDDEN TESTS\n'
+                f"assert {HIDDEN_LINE} == -6\n### END HIDDEN TESTS",
                 "test_double",
                 points=1,
             ),
@@ -99,8 +109,8 @@ def _source_notebook():
                 solution=True,
             ),
             nbgrader_cell(
-                "assert square(3) == 9\n### BEGIN HIDDEN TESTS\n"
-                "assert square(-2) == 4\n### END HIDDEN TESTS",
+                'assert student.call("square", 3) == 9\n### BEGIN HIDDEN TESTS\n'
+                'assert student.call("square", -2) == 4\n### END HIDDEN TESTS',
                 "test_square",
                 points=1,
             ),
@@ -111,15 +121,16 @@ def _source_notebook():
                 solution=True,
             ),
             nbgrader_cell(
-                "result = halve(np.array([2.0, 5.0]))\n"
+                'result = student.call("halve", np.array([2.0, 5.0]))\n'
                 "assert np.allclose(result, [1.0, 2.5])\n### BEGIN HIDDEN TESTS\n"
-                "result = halve(np.array([-4.0]))\n"
+                'result = student.call("halve", np.array([-4.0]))\n'
                 "assert np.allclose(result, [-2.0])\n### END HIDDEN TESTS",
                 "test_halve",
                 points=1,
             ),
         ]
     )
+    nb.metadata["autoencoder"] = {"grader": "process"}
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -245,6 +256,20 @@ for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents, pathlib.Path({ro
             "for _ in range(4):\n    display(Image(data=png + os.urandom(3_000_000)))\n"
             + GOOD_DOUBLE,
             "expect": ("graded  3 / 3", "printed too much; its output was cut"),
+        },
+        # Verdicts are decided in the grader's process, from data: an object that
+        # equals anything, or a kernel-side channel that forges its replies, fails.
+        "equals_everything": {
+            "double": "class Yes:\n    def __eq__(self, other):\n        return True\n"
+            "def double(x):\n    return Yes()",
+            "expect": ("graded  2 / 3", None),
+        },
+        "forges_replies": {
+            "double": "import json\nfrom autoencoder_lib import answers\n"
+            "def forged(request, namespace):\n"
+            "    return json.dumps({'value': answers.encode(True)})\n"
+            "answers.respond.__code__ = forged.__code__\n" + GOOD_DOUBLE,
+            "expect": ("graded  0 / 3", None),
         },
         # Limits are set from outside the kernel: none of these can lift them.
         "lifts_memory_limit": {
@@ -401,6 +426,8 @@ def _grade(course, env=None, *students):
 
 @pytest.fixture(scope="module")
 def hostile_class(tmp_path_factory):
+    if sandbox.unavailable() is not None:
+        missing(f"no sandbox here: {sandbox.unavailable()}")
     course = Course(tmp_path_factory.mktemp("hostile"))
     release = _release_tiny(course)
     for student, content in _students(release, course.root).items():
@@ -490,27 +517,32 @@ def test_nothing_outside_the_sandbox_changed(hostile_class):
         assert not path.exists(), f"a submission wrote {path}"
 
 
+def _all_outputs(course, student) -> str:
+    graded = course.root / "autograded" / student / ASSIGNMENT / "hostile.ipynb"
+    cells = json.loads(graded.read_text())["cells"]
+    return json.dumps([cell.get("outputs", []) for cell in cells])
+
+
 @needs_sandbox
-def test_hidden_tests_do_not_reach_the_reader(hostile_class):
+def test_hidden_tests_never_enter_the_students_kernel(hostile_class):
+    """The tests run in the grader's process: a submission that reads its caller's
+    source, the solutions or IPython's history finds no hidden test to print."""
     course, *_ = hostile_class
-    graded = course.root / "autograded" / "reads_solutions" / ASSIGNMENT
-    text = (graded / "hostile.ipynb").read_text()
-    cells = json.loads(text)["cells"]
-    printed = "".join("".join(o.get("text", "")) for o in cells[1].get("outputs", []))
-    assert "double(-3)" not in printed, "the answer cell read the hidden tests"
+    for student in ("reads_solutions", "leaks_hidden_tests", "good"):
+        assert "-3" not in _all_outputs(course, student), student
+    graded = course.root / "autograded" / "good" / ASSIGNMENT / "hostile.ipynb"
+    sources = [c["source"] for c in json.loads(graded.read_text())["cells"]]
+    assert HIDDEN_LINE in "".join(map("".join, sources)), "the graded tests are there"
 
 
 @needs_sandbox
 def test_feedback_never_quotes_the_hidden_tests(hostile_class):
     course, *_ = hostile_class
-    autograded = course.root / "autograded" / "leaks_hidden_tests" / ASSIGNMENT
-    # The submission did print the hidden test while it ran...
-    assert "double(-3)" in (autograded / "hostile.ipynb").read_text()
-    # ...and no feedback page shows it.
     pages = sorted((course.root / "feedback").glob(f"*/{ASSIGNMENT}/hostile.html"))
     assert len(pages) >= 10
     for page in pages:
-        assert "double(-3)" not in page.read_text(), page
+        assert "double&quot;, -3" not in page.read_text(), page
+        assert '"double", -3' not in page.read_text(), page
 
 
 @needs_sandbox
@@ -690,9 +722,7 @@ def _formgrader_page(notebook: Path, student: str) -> str:
 def _ran_in_chromium(pages: dict[str, Path]) -> dict[str, list]:
     """name -> [window.__pwned, title, javascript: links] once each page has loaded."""
     if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing in CI (make test installs it)")
-        pytest.skip("Chromium is not installed: `apt-get install chromium` (Debian)")
+        missing("Chromium is not installed: `apt-get install chromium` (Debian)")
     from playwright.sync_api import sync_playwright
 
     found = {}

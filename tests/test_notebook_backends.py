@@ -23,6 +23,7 @@ minutes more than CI's time allows.
 import importlib.util
 
 import pytest
+from needs import missing
 
 from autoencoder_lib.instructor.backend_run import run
 from autoencoder_lib.instructor.course import assignments, notebooks
@@ -42,7 +43,7 @@ def _cases():
 @pytest.mark.parametrize("assignment, backend", list(_cases()))
 def test_solution_notebook_runs_cleanly(assignment, backend):
     if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed (make test installs its CPU build)")
+        missing(f"{backend} is not installed (make test installs its CPU build)")
     (path,) = notebooks(assignment)
     whole = assignment in WHOLE
     result = run(path, backend, timeout=600, exercises=not whole)

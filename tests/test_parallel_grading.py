@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from needs import missing
 from test_hostile_submissions import ASSIGNMENT, _answered, _release_tiny
 
 from autoencoder_lib.instructor import grading, sandbox
@@ -291,11 +292,11 @@ def postgres():
     """A throw-away PostgreSQL server on loopback, in a temporary folder."""
     bin_dir = _postgres_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        missing("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     try:
         import psycopg2  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg2 is not installed (pip install -e '.[instructor]')")
+        missing("psycopg2 is not installed (pip install -e '.[instructor]')")
     folder = Path(tempfile.mkdtemp(prefix="ae-postgres-"))
     data, run = folder / "data", folder / "run"
     run.mkdir()
@@ -311,7 +312,7 @@ def postgres():
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         if made.returncode != 0:
-            pytest.skip(f"initdb could not make a database: {made.stderr[-300:]}")
+            missing(f"initdb could not make a database: {made.stderr[-300:]}")
         started = subprocess.run(
             [*user, bin_dir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60",
              "-o", f"-h 127.0.0.1 -p {port} -k {run}", "start"],
@@ -319,7 +320,7 @@ def postgres():
         )  # fmt: skip
         if started.returncode != 0:
             text = log.read_text() if log.exists() else started.stderr
-            pytest.skip(f"PostgreSQL could not start: {text[-300:]}")
+            missing(f"PostgreSQL could not start: {text[-300:]}")
         yield f"postgresql+psycopg2://grader@127.0.0.1:{port}/postgres"
     finally:
         if (data / "postmaster.pid").exists():

@@ -8,7 +8,8 @@ What is left out is a demonstration no exercise reads: a sweep, a table, a figur
 
 The reading is conservative: a name counts as changed by a cell that assigns it, deletes
 it, assigns to its items or attributes, calls one of its methods (``model.fit(...)``),
-or passes it to a training call (``training.fit(model, ...)``). A cell it cannot parse
+or passes it to a training call (``training.fit(model, ...)``); a test cell's
+``student.value("name")`` or ``student.call("name", ...)`` reads it. A cell it cannot parse
 is kept. Were a needed cell ever left out anyway, the exercise's tests would fail (a
 ``NameError``, or a model that did not train), never pass quietly.
 """
@@ -65,6 +66,15 @@ def names(source: str) -> tuple[set[str], set[str]] | None:
                 called = getattr(function, "id", None)
             if called in TRAINING_CALLS:
                 changed.update(_root(arg) for arg in node.args)
+            # A test cell's student.value("name") (autoencoder_lib.answers) reads name.
+            if (
+                isinstance(function, ast.Attribute)
+                and _root(function.value) == "student"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                read.add(node.args[0].value)
     changed.discard(None)
     return changed, read
 

@@ -28,7 +28,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode
 
-from . import limits
+from . import grader, limits
 
 REPORT_ENV = "AUTOENCODER_GRADER_REPORT"  # where GuardedExecute writes its findings
 UNSANDBOXED_ENV = "AUTOENCODER_UNSANDBOXED"  # "1": the instructor opted out
@@ -92,6 +92,11 @@ class GuardedExecute(Execute):
     ).tag(config=True)
     notebook_output_bytes = Integer(
         limits.NOTEBOOK_OUTPUT_BYTES, help="Output kept per notebook."
+    ).tag(config=True)
+    source_directory = Unicode(
+        "solutions",
+        help="Where the instructor's source notebooks are: they say which notebooks "
+        "have their test cells run in the grader's process (instructor/grader.py).",
     ).tag(config=True)
 
     def __init__(self, **kwargs):
@@ -160,6 +165,20 @@ class GuardedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._total = 0
         self._cell_numbers = {id(cell): n for n, cell in enumerate(nb.cells, start=1)}
+        info = (resources or {}).get("nbgrader", {})
+        source = None
+        if info.get("assignment") and info.get("notebook"):
+            source = (
+                Path(self.source_directory)
+                / info["assignment"]
+                / f"{info['notebook']}.ipynb"
+            )
+        self._setup_ids = grader.plan(source)
+        self._grader = (
+            None
+            if self._setup_ids is None
+            else grader.GraderNamespace(grader.KernelStudent(self._ask_kernel))
+        )
         bindings = json.dumps(instructor_imports(nb))
         from .sandbox import WORKDIR
 
@@ -180,14 +199,33 @@ class GuardedExecute(Execute):
             self._write_report(resources)
 
     def preprocess_cell(self, cell, resources, index):
-        graded = cell.cell_type == "code" and _nbgrader(cell).get("grade")
+        meta = _nbgrader(cell)
+        graded = cell.cell_type == "code" and meta.get("grade")
+        in_grader = self._grader is not None and cell.cell_type == "code"
+        if in_grader and not graded and meta.get("grade_id") in self._setup_ids:
+            # The grader's set-up (imports, data): in the kernel, and here.
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            failed = [
+                o
+                for o in self._grader.run(cell.source, f"set-up {meta['grade_id']}")
+                if o.output_type == "error"
+            ]
+            for output in failed:
+                output.evalue = f"the grader's set-up failed: {output.evalue}"
+            cell.outputs.extend(failed)
+            return cell, resources
         if not graded:
             return super().preprocess_cell(cell, resources, index)
-        grade_id = _nbgrader(cell).get("grade_id", f"cell {index + 1}")
+        grade_id = meta.get("grade_id", f"cell {index + 1}")
         before = self._guard()
         if before:
             self._findings.extend(f"before {grade_id}: {item}" for item in before)
-        cell, resources = super().preprocess_cell(cell, resources, index)
+        if in_grader and not meta.get("solution"):
+            # The test runs here; the student's kernel only answers its requests.
+            cell.outputs = self._grader.run(cell.source, f"test {grade_id}")
+            cell.execution_count = None
+        else:
+            cell, resources = super().preprocess_cell(cell, resources, index)
         after = self._guard()
         if after:
             self._findings.extend(f"during {grade_id}: {item}" for item in after)
@@ -203,6 +241,22 @@ class GuardedExecute(Execute):
                 )
             )
         return cell, resources
+
+    def _ask_kernel(self, request: str) -> str:
+        """One request of the grader's test code to the student's kernel
+        (answers.respond there), under the cell time limit."""
+        msg_id = self.kc.execute(
+            "",
+            silent=True,
+            store_history=False,
+            user_expressions={"r": grader.request_code(request)},
+        )
+        reply = self.wait_for_reply(msg_id)
+        if reply is None or reply.get("content", {}).get("status") != "ok":
+            raise AssertionError(
+                f"the student's code did not answer within {self.timeout} s"
+            )
+        return grader.reply_text(reply["content"]["user_expressions"]["r"])
 
     def _guard(self) -> list[str]:
         """Run the kernel-side check; what it found (a failure to run counts)."""
