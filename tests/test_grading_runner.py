@@ -91,7 +91,7 @@ def test_checksums_catch_changed_files_and_gradebook_rows(tmp_path):
     rows = grading.gradebook_digests(url, "default_course")
     assert set(rows) == {("ann", "a1"), ("ben", "a1")}
     assert (
-        grading._verify(tmp_path, submitted, files, rows, {}, url, "default_course")
+        grading.verify(tmp_path, submitted, files, rows, {}, url, "default_course")
         == []
     )
 
@@ -100,7 +100,7 @@ def test_checksums_catch_changed_files_and_gradebook_rows(tmp_path):
         submission = gradebook.find_submission("a1", "ben")
         submission.timestamp = datetime.datetime(2020, 1, 1)
         gradebook.db.commit()
-    changed = grading._verify(
+    changed = grading.verify(
         tmp_path, submitted, files, rows, {}, url, "default_course"
     )
     assert "submitted/ann/a1/a1.ipynb" in changed
@@ -108,7 +108,7 @@ def test_checksums_catch_changed_files_and_gradebook_rows(tmp_path):
     assert "gradebook rows of ann / a1" not in changed
     # Rows the grader itself just wrote are expected to differ.
     after = grading.gradebook_digests(url, "default_course")
-    ok = grading._verify(
+    ok = grading.verify(
         tmp_path,
         submitted,
         grading.file_digests(submitted),

@@ -70,7 +70,7 @@ def _grade(course: Course, *args: str, env=None):
 
 
 def _gradebook(course: Course, url: str | None = None) -> dict:
-    default, course_id = grading._course_config(course.root)
+    default, course_id = grading.course_config(course.root)
     return grading.gradebook_digests(url or default, course_id)
 
 

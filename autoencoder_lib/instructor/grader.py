@@ -32,6 +32,15 @@ def _role(node) -> str | None:
     return meta.get("grader") if isinstance(meta, dict) else None
 
 
+def source_notebook(resources, source_directory: str) -> Path | None:
+    """The instructor's source of the notebook nbgrader is processing, from the
+    ``nbgrader`` resources of an autograde or feedback run."""
+    info = (resources or {}).get("nbgrader", {})
+    if not (info.get("assignment") and info.get("notebook")):
+        return None
+    return Path(source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
+
+
 def plan(source_notebook: Path | None) -> set[str] | None:
     """The grade_ids of the grader's set-up cells, from the instructor's source
     notebook; None when the notebook is graded in the kernel (not marked, or not

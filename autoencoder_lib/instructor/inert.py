@@ -182,13 +182,8 @@ class InertOutputs(Preprocessor):
     ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        info = (resources or {}).get("nbgrader", {})
-        source = None
-        if info.get("assignment") and info.get("notebook"):
-            source = (
-                Path(self.source_directory)
-                / info["assignment"]
-                / f"{info['notebook']}.ipynb"
-            )
+        from .grader import source_notebook
+
+        source = source_notebook(resources, self.source_directory)
         make_inert(nb, instructor_markdown(source))
         return nb, resources

@@ -165,14 +165,7 @@ class GuardedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._total = 0
         self._cell_numbers = {id(cell): n for n, cell in enumerate(nb.cells, start=1)}
-        info = (resources or {}).get("nbgrader", {})
-        source = None
-        if info.get("assignment") and info.get("notebook"):
-            source = (
-                Path(self.source_directory)
-                / info["assignment"]
-                / f"{info['notebook']}.ipynb"
-            )
+        source = grader.source_notebook(resources, self.source_directory)
         self._setup_ids = grader.plan(source)
         self._grader = (
             None

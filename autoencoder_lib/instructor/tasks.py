@@ -1,6 +1,6 @@
 """One student's grading as a self-contained task: files in, files out.
 
-The class runner (:mod:`.grading`) hands every student to an executor as a
+The class runner (:mod:`.class_runner`) hands every student to an executor as a
 :class:`Task`: the assignment's template course (its config, solutions and a gradebook
 that holds only the assignment) and the student's submitted files, as bytes. :func:`run`
 grades it with ``nbgrader autograde`` in a private temporary course folder and returns

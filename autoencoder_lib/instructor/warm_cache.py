@@ -30,8 +30,8 @@ from ..config import (
     MODEL_CACHE_SHARED_ENV,
 )
 from . import limits
+from .class_runner import MODEL_CACHE_FOLDER
 from .course import ROOT, assignments, notebooks, venv_first
-from .grading import MODEL_CACHE_FOLDER
 
 
 def warm(notebook: Path, cache: Path) -> tuple[float, int]:
