@@ -174,6 +174,22 @@ def test_the_grader_reads_the_kernel_as_data_only():
         _kernel({"f": lambda: 1 / 0}).call("f")
 
 
+def test_the_kernels_reply_is_read_as_a_string_literal_only():
+    ok = {"status": "ok", "data": {"text/plain": repr('{"value": 1}')}}
+    assert grader.reply_text(ok) == '{"value": 1}'
+    for forged in (
+        {"status": "ok", "data": {"text/plain": "__import__('os').system('true')"}},
+        {"status": "ok", "data": {"text/plain": "[1, 2]"}},
+        {
+            "status": "ok",
+            "data": {"text/plain": "'" + "x" * (3 * answers.MAX_BYTES) + "'"},
+        },
+        {"status": "error", "ename": "NameError", "evalue": "respond"},
+    ):
+        with pytest.raises(answers.AnswerError):
+            grader.reply_text(forged)
+
+
 def test_a_forged_reply_is_data_that_fails_or_an_error():
     student = grader.KernelStudent(lambda request: "__import__('os')")
     with pytest.raises(answers.AnswerError):

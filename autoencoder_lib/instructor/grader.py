@@ -124,6 +124,8 @@ def reply_text(user_expression: dict) -> str:
             f"{user_expression.get('ename')}: {str(user_expression.get('evalue'))[:200]}"
         )
     text = user_expression.get("data", {}).get("text/plain", "")
+    if not isinstance(text, str) or len(text) > 3 * answers.MAX_BYTES:
+        raise answers.AnswerError("the kernel's reply was not data, or too large")
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
