@@ -279,6 +279,31 @@ def decode(text: str):
     return _decode_tree(message["tree"], arrays)
 
 
+def _local(value, depth: int = 0):
+    """``value`` as a test in the student's own kernel sees it: data copied through
+    the encoding, so it is read as the grader reads it; a Keras model checked as the
+    grader checks it and kept, not rebuilt (rebuilding draws new initial weights from
+    the notebook's random generator, which would change what later cells train)."""
+    if depth > 16:
+        raise AnswerError("the answer is nested too deeply to grade")
+    if _is_model(value):
+        if value.count_params() > MAX_MODEL_WEIGHTS:
+            raise AnswerError(
+                f"the model has over {MAX_MODEL_WEIGHTS:,} weights, more than any "
+                "exercise needs"
+            )
+        _check_config(json.loads(value.to_json()))
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_local(v, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        for key in value:
+            _Encoder().key(key, depth)  # refuses what the grader would refuse
+        return {decode(encode(k)): _local(v, depth + 1) for k, v in value.items()}
+    return decode(encode(value))
+
+
 class Student:
     """The student's work, read in their own kernel (the notebook's variables)."""
 
@@ -299,7 +324,7 @@ class Student:
 
     def value(self, name: str):
         """The variable ``name``, as data."""
-        return decode(encode(self._lookup(name)))
+        return _local(self._lookup(name))
 
     def model(self, name: str):
         """The Keras model in the variable ``name``, rebuilt from its config and
@@ -318,7 +343,7 @@ class Student:
         function = self._lookup(name)
         if not callable(function):
             raise AssertionError(f"{name} must be a function")
-        args, kwargs = decode(encode([list(args), kwargs]))
+        args, kwargs = _local([list(args), kwargs])
         try:
             result = function(*args, **kwargs)
         except NotImplementedError as error:
@@ -326,7 +351,7 @@ class Student:
             if not str(error).strip():
                 error.args = ("this exercise is not answered yet",)
             raise
-        return decode(encode(result))
+        return _local(result)
 
 
 # Set by the grader's process: test cells there read the student's kernel instead.

@@ -128,6 +128,22 @@ def test_the_local_student_runs_the_notebooks_functions_on_copies():
         student.value("missing")
 
 
+def test_in_the_students_kernel_models_are_checked_and_kept():
+    """Rebuilding would draw new initial weights from the notebook's generator."""
+    model, lam = _model(), _model(keras.layers.Lambda(lambda t: t * 2))
+    student = answers.of({"m": model, "both": {"a": [model]}, "lam": lam})
+    assert student.model("m") is model
+    assert student.value("both")["a"][0] is model
+    with pytest.raises(answers.AnswerError, match="Lambda"):
+        student.model("lam")
+    keras.utils.set_random_seed(3)
+    answers.of({"m": model}).model("m")
+    after_check = keras.random.uniform((1,))
+    keras.utils.set_random_seed(3)
+    untouched = keras.random.uniform((1,))
+    np.testing.assert_array_equal(after_check, untouched)
+
+
 def test_the_students_error_fails_the_test_with_its_message():
     def broken(x):
         raise ValueError("wrong shape")
