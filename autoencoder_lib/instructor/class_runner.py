@@ -204,26 +204,24 @@ def autograde(
         # worker shares its own (0).
         threads = 0 if executor or workers <= 1 else max(1, tasks.cores() // workers)
         futures = {}
-        if check_solution:
-            canary = _canary_submission(template, assignment, work)
+
+        def submit(student: str, folder: Path) -> None:
             task = tasks.Task(
-                CANARY, assignment, files,
-                tasks.pack(canary / CANARY / assignment), sandboxed, threads,
+                student, assignment, files, tasks.pack(folder), sandboxed, threads,
                 model_cache,
             )  # fmt: skip
-            futures[pool.submit(tasks.run, task)] = CANARY
+            futures[pool.submit(tasks.run, task)] = student
+
+        if check_solution:
+            canary = _canary_submission(template, assignment, work)
+            submit(CANARY, canary / CANARY / assignment)
         # Behind the solution check (every merge waits for it), longest first.
         by_work = sorted(
             to_grade,
             key=lambda s: (-_expected_work(submitted / s / assignment), s),
         )
         for student in by_work:
-            task = tasks.Task(
-                student, assignment, files,
-                tasks.pack(submitted / student / assignment), sandboxed, threads,
-                model_cache,
-            )  # fmt: skip
-            futures[pool.submit(tasks.run, task)] = student
+            submit(student, submitted / student / assignment)
         progress = Progress(assignment, len(to_grade))
         waiting: list[StudentRun] | None = [] if check_solution else None
         try:
