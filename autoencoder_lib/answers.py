@@ -27,6 +27,7 @@ import base64
 import io
 import json
 import math
+import random
 import sys
 
 # What a test may receive: sizes a sensible answer stays far below.
@@ -73,6 +74,49 @@ def _as_array(value):
     return None
 
 
+def _function_name(value) -> str:
+    """``module:name`` of one of the course library's functions; anything else callable
+    is not data (a test passes a function to a student's function only as such a name)."""
+    import types
+
+    module = getattr(value, "__module__", None) or ""
+    name = getattr(value, "__qualname__", "")
+    if (
+        isinstance(value, types.FunctionType)
+        and _library_module(module)
+        and getattr(sys.modules.get(module), name, None) is value
+    ):
+        return f"{module}:{name}"
+    raise AnswerError(
+        f"the function {name or type(value).__name__} cannot be graded: answers are "
+        "numbers, strings, arrays, lists, dicts or Keras models"
+    )
+
+
+def _library_module(module: str) -> bool:
+    # The course's own modules, never the instructor's package (not in the student
+    # edition) nor anything outside the library.
+    return module.startswith("autoencoder_lib.") and not module.startswith(
+        "autoencoder_lib.instructor"
+    )
+
+
+def _function(text) -> object:
+    import importlib
+    import types
+
+    module, _, name = str(text).partition(":")
+    if not (_library_module(module) and name.isidentifier()):
+        raise AnswerError("malformed answer")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise AnswerError("malformed answer") from None
+    if not isinstance(found, types.FunctionType):
+        raise AnswerError("malformed answer")
+    return found
+
+
 def np_scalar_types() -> tuple:
     import numpy as np
 
@@ -113,6 +157,8 @@ class _Encoder:
             }
         if _is_model(value):
             return {"model": self.model(value)}
+        if callable(value):
+            return {"function": _function_name(value)}
         history = getattr(value, "history", None)
         if isinstance(history, dict) and type(value).__name__ == "History":
             return self.value(history, depth + 1)
@@ -217,6 +263,10 @@ def _model(spec: dict, arrays: list):
 
     config = json.loads(spec["config"])
     _check_config(config)
+    # Keras seeds each unseeded initializer from Python's random module as it is made:
+    # rebuilding a model here must not move the notebook's random stream, or every model
+    # the notebook trains afterwards would start from other weights.
+    state = random.getstate()
     try:
         model = keras.models.model_from_json(spec["config"])
     except Exception as error:
@@ -224,6 +274,8 @@ def _model(spec: dict, arrays: list):
             f"the model could not be rebuilt from its configuration "
             f"({type(error).__name__}: {str(error)[:200]})"
         ) from None
+    finally:
+        random.setstate(state)
     weights = [arrays[i] for i in spec["weights"]]
     try:
         model.set_weights(weights)
@@ -258,6 +310,8 @@ def _decode_tree(tree, arrays: list):
         return arrays[int(value)]
     if kind == "model":
         return _model(value, arrays)
+    if kind == "function":
+        return _function(value)
     raise AnswerError("malformed answer")
 
 
@@ -279,13 +333,15 @@ def decode(text: str):
     return _decode_tree(message["tree"], arrays)
 
 
-def _local(value, depth: int = 0):
+def _local(value, depth: int = 0, copy_models: bool = False):
     """``value`` as a test in the student's own kernel sees it: data copied through
     the encoding, so it is read as the grader reads it; a Keras model checked as the
-    grader checks it and kept, not rebuilt (rebuilding draws new initial weights from
-    the notebook's random generator, which would change what later cells train)."""
+    grader checks it and kept (the student's model, as the grader sees it), or copied
+    when it goes into a student's function (``copy_models``), as it does when graded."""
     if depth > 16:
         raise AnswerError("the answer is nested too deeply to grade")
+    if _is_model(value) and copy_models:
+        return decode(encode(value))
     if _is_model(value):
         if value.count_params() > MAX_MODEL_WEIGHTS:
             raise AnswerError(
@@ -295,13 +351,56 @@ def _local(value, depth: int = 0):
         _check_config(json.loads(value.to_json()))
         return value
     if isinstance(value, (list, tuple)):
-        items = [_local(v, depth + 1) for v in value]
+        items = [_local(v, depth + 1, copy_models) for v in value]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
         for key in value:
             _Encoder().key(key, depth)  # refuses what the grader would refuse
-        return {decode(encode(k)): _local(v, depth + 1) for k, v in value.items()}
+        return {
+            decode(encode(k)): _local(v, depth + 1, copy_models)
+            for k, v in value.items()
+        }
     return decode(encode(value))
+
+
+def _first_rows(value, name: str, rows):
+    if rows is None:
+        return value
+    import numpy as np
+
+    array = _as_array(value)
+    if array is None and isinstance(value, (list, tuple)):
+        array = np.asarray(value)
+    if array is None or array.ndim == 0:
+        raise StudentCodeError(f"{name} must be an array, not {type(value).__name__}")
+    return array[: int(rows)]
+
+
+def _shape(value, name: str) -> tuple:
+    import numpy as np
+
+    array = _as_array(value)
+    if array is None and isinstance(value, (list, tuple)):
+        array = np.asarray(value)
+    if array is None:
+        raise StudentCodeError(f"{name} must be an array, not {type(value).__name__}")
+    return tuple(int(n) for n in array.shape)
+
+
+def _resolve(namespace: dict, name: str):
+    """The notebook's ``name``, or an attribute of it (``"model.encoder"``); a
+    ``NameError`` if it is not there. Attribute names starting with ``_`` are refused."""
+    root, *attributes = name.split(".")
+    if root not in namespace:
+        raise NameError(f"{root} is not defined")
+    found = namespace[root]
+    for attribute in attributes:
+        if not attribute.isidentifier() or attribute.startswith("_"):
+            raise AnswerError(f"{name!r} is not a name a test may read")
+        if not hasattr(found, attribute):
+            raise NameError(f"{name} is not defined ({root} has no {attribute})")
+        found = getattr(found, attribute)
+    return found
 
 
 class Student:
@@ -311,20 +410,28 @@ class Student:
         self._namespace = namespace
 
     def _lookup(self, name: str):
-        if name not in self._namespace:
+        try:
+            return _resolve(self._namespace, name)
+        except NameError as error:
             raise StudentCodeError(
-                f"{name} is not defined: run the cell that defines it (and the cells "
-                "before it) first"
-            )
-        return self._namespace[name]
+                f"{error}: run the cell that defines it (and the cells before it) first"
+            ) from None
 
     def has(self, name: str) -> bool:
         """Whether the notebook defines ``name``."""
-        return name in self._namespace
+        try:
+            _resolve(self._namespace, name)
+        except NameError:
+            return False
+        return True
 
-    def value(self, name: str):
-        """The variable ``name``, as data."""
-        return _local(self._lookup(name))
+    def value(self, name: str, rows: int | None = None):
+        """The variable ``name``, as data; with ``rows``, an array's first rows only."""
+        return _local(_first_rows(self._lookup(name), name, rows))
+
+    def shape(self, name: str) -> tuple:
+        """The shape of the array in ``name`` (without sending the array)."""
+        return _shape(self._lookup(name), name)
 
     def model(self, name: str):
         """The Keras model in the variable ``name``, rebuilt from its config and
@@ -343,7 +450,7 @@ class Student:
         function = self._lookup(name)
         if not callable(function):
             raise AssertionError(f"{name} must be a function")
-        args, kwargs = _local([list(args), kwargs])
+        args, kwargs = _local([list(args), kwargs], copy_models=True)
         try:
             result = function(*args, **kwargs)
         except NotImplementedError as error:
@@ -372,14 +479,19 @@ def respond(request: str, namespace: dict) -> str:
         op, name = message["op"], message["name"]
         if not isinstance(name, str):
             raise AnswerError("malformed request")
-        if name not in namespace:
-            reply = {"error": ["NameError", f"{name} is not defined"]}
-            return json.dumps(reply)
-        target = namespace[name]
+        try:
+            target = _resolve(namespace, name)
+        except NameError as error:
+            return json.dumps({"error": ["NameError", str(error)]})
         if op == "has":
             return json.dumps({"value": encode(True)})
         if op == "value":
-            return json.dumps({"value": encode(target)})
+            rows = message.get("rows")
+            if rows is not None and not isinstance(rows, int):
+                raise AnswerError("malformed request")
+            return json.dumps({"value": encode(_first_rows(target, name, rows))})
+        if op == "shape":
+            return json.dumps({"value": encode(list(_shape(target, name)))})
         if op == "call":
             args, kwargs = decode(message["args"])
             if not callable(target):

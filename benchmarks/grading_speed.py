@@ -13,12 +13,17 @@ time for a class of 100 and of 1,000 on this machine and on larger ones.
     python benchmarks/grading_speed.py --copies 4
     python benchmarks/grading_speed.py --copies 4 --sandbox-cost --rounds 2
     python benchmarks/grading_speed.py --copies 2 --model-cache
+    python benchmarks/grading_speed.py --copies 2 --process-cost
 
 ``--sandbox-cost`` grades each assignment without the sandbox (``--unsandboxed``) and
 with it, one student at a time, in ``--rounds`` pairs of alternating order, and reports
 what the sandbox adds per student. ``--model-cache`` grades each assignment one student
 at a time without the trained-model cache, then again after ``make warm-cache``, and
-reports both (and whether the scores are the same).
+reports both (and whether the scores are the same). ``--process-cost`` grades each
+assignment one student at a time with its test cells in the kernel (the design before
+``instructor/grader.py``: the throwaway course's source notebooks do not opt in, so the
+tests run behind the in-kernel guard) and in the grader's process (as the course grades),
+in the same run, and reports both (and whether the scores are the same).
 The last line printed is one JSON object.
 """
 
@@ -58,6 +63,7 @@ def grade_assignment(
     *extra: str,
     name: str = "",
     model_cache: bool = False,
+    in_kernel: bool = False,
 ) -> dict:
     """Grade ``copies`` submissions; with ``model_cache``, after ``make warm-cache``
     (its time is reported apart: an instructor warms once per assignment)."""
@@ -65,6 +71,12 @@ def grade_assignment(
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions", course / "solutions")
+    if in_kernel:
+        # Without the opt-in the tests run in the kernel, behind the guard.
+        for source in (course / "solutions" / assignment).glob("*.ipynb"):
+            nb = nbformat.read(source, as_version=4)
+            nb.metadata.pop("autoencoder", None)
+            nbformat.write(nb, source)
     subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", assignment],
         cwd=course, env=_env(), check=True, capture_output=True,
@@ -133,6 +145,7 @@ def paired_runs(
                         assignment, copies, Path(tmp), *options.get("extra", ()),
                         name=f"{assignment}-{name}-{r}",
                         model_cache=options.get("model_cache", False),
+                        in_kernel=options.get("in_kernel", False),
                     )  # fmt: skip
                     results[assignment][name].append(result)
                     complete &= result["graded"] == copies
@@ -176,6 +189,11 @@ def main():
         help="grade each assignment without the model cache, then after warming it",
     )
     parser.add_argument(
+        "--process-cost",
+        action="store_true",
+        help="grade each assignment with its tests in the kernel, then in the grader",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -187,6 +205,8 @@ def main():
         sandbox_cost(assignments, args.copies, args.rounds)
     elif args.model_cache:
         model_cache_gain(assignments, args.copies, args.rounds)
+    elif args.process_cost:
+        process_cost(assignments, args.copies, args.rounds)
     else:
         parallel_speedup(assignments, args.copies, args.workers, args.rounds)
 
@@ -264,6 +284,62 @@ def sandbox_cost(assignments: list[str], copies: int, rounds: int) -> None:
         sys.exit("some submissions were not graded: see the reports above")
 
 
+def _scores(result):
+    return [line.split()[:5] for line in result["report"] if "graded" in line]
+
+
+def _same_scores(results, reference: str) -> dict[str, bool]:
+    return {
+        a: all(
+            _scores(r) == _scores(by_mode[reference][0])
+            for runs in by_mode.values()
+            for r in runs
+        )
+        for a, by_mode in results.items()
+    }
+
+
+def process_cost(assignments: list[str], copies: int, rounds: int) -> None:
+    """One student at a time, the tests in the kernel and then in the grader's process,
+    both with the model cache warmed (as an instructor grades); the scores must agree."""
+    modes = {
+        "in_kernel": {
+            "extra": ("--workers=1",),
+            "model_cache": True,
+            "in_kernel": True,
+        },
+        "in_grader": {"extra": ("--workers=1",), "model_cache": True},
+    }
+    results, complete = paired_runs(assignments, copies, modes, rounds)
+    same = _same_scores(results, "in_kernel")
+    before, after = _seconds(results, "in_kernel"), _seconds(results, "in_grader")
+    students = copies * rounds
+    print(
+        json.dumps(
+            {
+                "host": _host(),
+                "copies": copies,
+                "rounds": rounds,
+                "in_kernel_s_per_student": round(before / students, 1),
+                "in_grader_s_per_student": round(after / students, 1),
+                "ratio": round(after / before, 3),
+                "assignments": {
+                    a: {
+                        **{
+                            f"{m}_s": [r["seconds"] for r in runs]
+                            for m, runs in by_mode.items()
+                        },
+                        "same_scores": same[a],
+                    }
+                    for a, by_mode in results.items()
+                },
+            }
+        )
+    )
+    if not complete or not all(same.values()):
+        sys.exit("some submissions were not graded, or scores differ: see above")
+
+
 def model_cache_gain(assignments: list[str], copies: int, rounds: int) -> None:
     """One student at a time, without the model cache and then with the cache warmed
     from the solutions, in the same run; the scores must be the same."""
@@ -272,18 +348,7 @@ def model_cache_gain(assignments: list[str], copies: int, rounds: int) -> None:
         "with_cache": {"extra": ("--workers=1",), "model_cache": True},
     }
     results, complete = paired_runs(assignments, copies, modes, rounds)
-
-    def scores(result):
-        return [line.split()[:5] for line in result["report"] if "graded" in line]
-
-    same = {
-        a: all(
-            scores(r) == scores(by_mode["without_cache"][0])
-            for runs in by_mode.values()
-            for r in runs
-        )
-        for a, by_mode in results.items()
-    }
+    same = _same_scores(results, "without_cache")
     cold, warm = _seconds(results, "without_cache"), _seconds(results, "with_cache")
     students = copies * rounds
     warming = sum(r["warm_cache_s"] for b in results.values() for r in b["with_cache"])

@@ -47,6 +47,12 @@ def test_objects_that_are_not_data_are_refused():
             answers.encode(value)
 
 
+def _no_arrays():
+    buffer = io.BytesIO()
+    np.savez(buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _model(layer=None):
     inputs = keras.Input(shape=(4,))
     h = keras.layers.Dense(3, activation="relu")(inputs)
@@ -144,6 +150,24 @@ def test_in_the_students_kernel_models_are_checked_and_kept():
     np.testing.assert_array_equal(after_check, untouched)
 
 
+def test_a_model_given_to_a_students_function_is_a_copy_and_draws_no_random_numbers():
+    import random
+
+    model = _model()
+
+    def freeze(m):
+        m.trainable = False
+        return m
+
+    random.seed(5)
+    frozen = answers.of({"freeze": freeze}).call("freeze", model)
+    drawn = random.random()
+    random.seed(5)
+    assert drawn == random.random(), "rebuilding a model moved Python's random stream"
+    assert model.trainable and not frozen.trainable and frozen is not model
+    np.testing.assert_array_equal(frozen.get_weights()[0], model.get_weights()[0])
+
+
 def test_the_students_error_fails_the_test_with_its_message():
     def broken(x):
         raise ValueError("wrong shape")
@@ -188,6 +212,62 @@ def test_the_grader_reads_the_kernel_as_data_only():
         student.value("nope")
     with pytest.raises(AssertionError, match="ZeroDivisionError"):
         _kernel({"f": lambda: 1 / 0}).call("f")
+
+
+def test_an_arrays_first_rows_and_shape_cross_without_the_rest():
+    big = np.arange(5000.0).reshape(1000, 5)
+    for student in (
+        _kernel({"big": big, "n": 3}),
+        answers.Student({"big": big, "n": 3}),
+    ):
+        np.testing.assert_array_equal(student.value("big", rows=2), big[:2])
+        assert student.shape("big") == (1000, 5)
+        with pytest.raises(AssertionError, match="n must be an array"):
+            student.value("n", rows=2)
+        with pytest.raises(AssertionError, match="n must be an array"):
+            student.shape("n")
+
+
+def test_a_library_function_crosses_by_name_and_nothing_else_callable_does():
+    from autoencoder_lib import corruptions
+
+    assert _round_trip(corruptions.gaussian_blur) is corruptions.gaussian_blur
+    student = _kernel({"apply": lambda f, x: f(x, 1.0)})
+    x = np.random.default_rng(0).random((2, 8, 8, 1))
+    np.testing.assert_array_equal(
+        student.call("apply", corruptions.gaussian_blur, x),
+        corruptions.gaussian_blur(x, 1.0),
+    )
+    for refused in (lambda x: x, np.mean, print, grader.plan):
+        with pytest.raises(answers.AnswerError, match="cannot be graded"):
+            answers.encode(refused)
+    for forged in (
+        "os:system",
+        "autoencoder_lib.instructor.grader:plan",
+        "autoencoder_lib.corruptions:np",
+        "autoencoder_lib.data:os.system",
+    ):
+        text = json.dumps({"tree": {"function": forged}, "arrays": _no_arrays()})
+        with pytest.raises(answers.AnswerError, match="malformed"):
+            answers.decode(text)
+
+
+def test_a_models_part_is_read_by_a_dotted_name_but_no_private_attribute():
+    class Holder:
+        def __init__(self):
+            self.encoder = _model()
+            self._secret = 1
+
+    namespace = {"ae": Holder()}
+    for student in (_kernel(namespace), answers.Student(namespace)):
+        assert isinstance(student.model("ae.encoder"), keras.Model)
+        assert student.has("ae.encoder") and not student.has("ae.decoder")
+        with pytest.raises(AssertionError, match="ae has no decoder"):
+            student.model("ae.decoder")
+        with pytest.raises(Exception, match="not a name a test may read"):
+            student.value("ae._secret")
+        with pytest.raises(Exception, match="not a name a test may read"):
+            student.value("ae.__class__")
 
 
 def test_the_kernels_reply_is_read_as_a_string_literal_only():

@@ -380,9 +380,9 @@ def fine_tuned_classifier(encoder, n_classes=10):
             "loses": ["subset_tests", "probe_tests", "finetune_tests"],
             "keeps": [],
         },
-        "with_replacement_fit_on_test_copied_encoder": {
+        "with_replacement_fit_on_test_new_encoder": {
             "why": "subset drawn with replacement; classifier fitted on the test "
-            "features; the encoder copied instead of shared",
+            "features; a new, untrained encoder instead of the one given",
             "replace": {
                 "subset_solution": """
 def labelled_subset(y, n, seed):
@@ -403,7 +403,6 @@ def probe_accuracy(f_train, y_train, f_test, y_test, C=1.0):
                 "finetune_solution": """
 def fine_tuned_classifier(encoder, n_classes=10):
     copy = keras.models.clone_model(encoder)
-    copy.set_weights(encoder.get_weights())
     copy.trainable = True
     inputs = keras.Input(shape=(28, 28, 1))
     probabilities = keras.layers.Dense(n_classes, activation="softmax")(copy(inputs))
@@ -569,18 +568,16 @@ def jpeg_rate_and_psnr(x, quality):
             "loses": ["interpolate_tests", "quantise_tests", "jpeg_tests"],
             "keeps": [],
         },
-        "one_call_per_step_unclipped_unoptimised": {
-            "why": "decoder called once per step; values outside [low, high] not "
-            "clipped; JPEG saved without optimize=True",
+        "short_path_unclipped_unoptimised": {
+            "why": "the path stops one step short of b; values outside [low, high] "
+            "not clipped; JPEG saved without optimize=True",
             "replace": {
                 "interpolate_solution": """
 def interpolate(encoder, decoder, a, b, steps):
     codes = np.asarray(encoder.predict(np.stack([a, b]), verbose=0))
-    images = []
-    for t in np.linspace(0.0, 1.0, steps):
-        z = ((1.0 - t) * codes[0] + t * codes[1])[np.newaxis].astype("float32")
-        images.append(np.asarray(decoder.predict(z, verbose=0))[0])
-    return np.stack(images)
+    t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, np.newaxis]
+    line = (1.0 - t) * codes[0] + t * codes[1]
+    return np.asarray(decoder.predict(line.astype("float32"), verbose=0))
 """,
                 "quantise_solution": """
 def quantise(codes, low, high, bits):
@@ -628,9 +625,9 @@ def dequantise(indices, low, high, bits):
         },
     },
     "08_variational_autoencoder": {
-        "averaged_kl_looped_sampling_unsigned_kl": {
-            "why": "KL averaged over latent dimensions; one decoder call per sample; "
-            "per-dimension KL without the -1/2",
+        "averaged_kl_legacy_sampling_unsigned_kl": {
+            "why": "KL averaged over latent dimensions; codes drawn from numpy's legacy "
+            "global generator; per-dimension KL without the -1/2",
             "replace": {
                 "elbo_solution": """
 def negative_elbo(x, reconstruction, z_mean, z_log_var):
@@ -643,8 +640,9 @@ def negative_elbo(x, reconstruction, z_mean, z_log_var):
 """,
                 "sample_solution": """
 def sample_prior(decoder, n, latent_dim, seed):
-    codes = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype("float32")
-    return np.concatenate([np.asarray(decoder.predict(c[None], verbose=0)) for c in codes])
+    np.random.seed(seed)
+    codes = np.random.randn(n, latent_dim).astype("float32")
+    return np.asarray(decoder.predict(codes, verbose=0))
 """,
                 "kl_solution": """
 def kl_per_dimension(encoder, x):

@@ -74,7 +74,7 @@ def names(source: str) -> tuple[set[str], set[str]] | None:
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
             ):
-                read.add(node.args[0].value)
+                read.add(node.args[0].value.split(".")[0])
     changed.discard(None)
     return changed, read
 

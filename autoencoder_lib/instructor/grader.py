@@ -65,8 +65,10 @@ class KernelStudent:
         # request(text) -> text: one round trip to answers.respond in the kernel.
         self._request = request
 
-    def _ask(self, op: str, name: str, args=None):
+    def _ask(self, op: str, name: str, args=None, rows=None):
         message = {"op": op, "name": name}
+        if rows is not None:
+            message["rows"] = int(rows)
         if args is not None:
             message["args"] = answers.encode(args)
         text = self._request(json.dumps(message))
@@ -80,7 +82,7 @@ class KernelStudent:
             ename, evalue = (list(reply["error"]) + ["", ""])[:2]
             if ename == "NameError" and op != "call":
                 raise answers.StudentCodeError(
-                    f"{name} is not defined: run the cell that defines it first"
+                    f"{evalue}: run the cell that defines it first"[:2000]
                 )
             if op == "call":
                 raise answers.StudentCodeError(answers.raised(name, ename, evalue))
@@ -93,8 +95,14 @@ class KernelStudent:
         except answers.StudentCodeError:
             return False
 
-    def value(self, name: str):
-        return self._ask("value", name)
+    def value(self, name: str, rows: int | None = None):
+        return self._ask("value", name, rows=rows)
+
+    def shape(self, name: str) -> tuple:
+        found = self._ask("shape", name)
+        if not isinstance(found, list) or not all(isinstance(n, int) for n in found):
+            raise answers.AnswerError("the kernel's reply was not a shape")
+        return tuple(found)
 
     def model(self, name: str):
         found = self.value(name)
