@@ -1,6 +1,6 @@
 # Two commands for everyone:   make lab    (the course in JupyterLab)
 #                              make test   (every test: library, notebooks, grading)
-# Both create .venv with Python 3.10+ and install the project on first use.
+# Both create .venv with Python 3.11.5+ and install the project on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -38,7 +38,7 @@ help:
 	@echo "make full-run    run solutions in full mode into runs/ (NOTEBOOKS=... to choose)"
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.12 (or another 3.10+ interpreter).")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11, 5) else "Python 3.11.5 or newer is needed (the versions pinned in constraints.txt need it), found " + sys.version.split()[0] + ": run make PYTHON=python3.12 (or another 3.11.5+ interpreter).")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev]' -c constraints.txt

@@ -53,7 +53,7 @@ def _version(distribution: str) -> str:
 
 
 # What pyproject.toml's requires-python asks for.
-MINIMUM_PYTHON = (3, 10)
+MINIMUM_PYTHON = (3, 11)
 
 
 def check_python(report: Report, version=None) -> None:

@@ -200,10 +200,7 @@ def test_the_colab_install_changes_no_package_colab_pins(tmp_path):
     built = edition.build(tmp_path / "edition", "https://github.com/acme/ae-students")
     cell = _setup_cell(nbformat.read(sorted(built.glob("course/*/*.ipynb"))[0], 4))
     assert '"--no-deps"' in cell
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
 
     project = tomllib.loads((built / "pyproject.toml").read_text())["project"]
     for requirement in map(Requirement, project["dependencies"]):

@@ -47,12 +47,12 @@ def test_an_old_python_is_named_with_the_fix():
     from autoencoder_lib import doctor
 
     too_old = doctor.Report(io.StringIO())
-    doctor.check_python(too_old, version=(3, 9, 18))
+    doctor.check_python(too_old, version=(3, 10, 14))
     assert too_old.failures == 1
-    assert "Python 3.9.18 is too old: the course needs 3.10 or newer" in (
+    assert "Python 3.10.14 is too old: the course needs 3.11 or newer" in (
         too_old.stream.getvalue()
     )
-    for version in ((3, 10, 0), (3, 13, 1)):
+    for version in ((3, 11, 5), (3, 13, 1)):
         fine = doctor.Report(io.StringIO())
         doctor.check_python(fine, version=version)
         assert fine.failures == 0 and "ok   Python" in fine.stream.getvalue()

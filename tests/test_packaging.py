@@ -2,11 +2,7 @@
 
 import re
 import sys
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 import pytest
 import yaml
@@ -49,7 +45,40 @@ def test_design_packages_have_lower_bounds_in_the_extra_of_who_needs_them():
     for name in ("tensorflow", "jupyterlab", "nbgrader", "dask", "ipython", "notebook"):
         assert name not in deps, f"{name} belongs in an extra, not in dependencies"
     assert "autoencoder_lib[lab,instructor]" in extras["dev"]
-    assert project["requires-python"] == ">=3.10"
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_the_stated_python_floor_is_what_the_pinned_versions_need():
+    """The Makefile and the README name the oldest Python that every version in
+    constraints.txt installs on (each installed distribution's Requires-Python), no
+    older and no newer. (environment.yml installs without the pins: pyproject's floor.)"""
+    from importlib import metadata
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    pins = [
+        line.split("==")[0].strip()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    ]
+    needs = []
+    for name in pins:
+        try:
+            spec = metadata.metadata(name).get("Requires-Python")
+        except metadata.PackageNotFoundError:
+            continue  # an optional part (JAX, PyTorch) not installed here
+        if spec:
+            needs.append(SpecifierSet(spec))
+    candidates = [
+        Version(f"3.{minor}.{patch}") for minor in (10, 11, 12) for patch in range(20)
+    ]
+    floor = min(v for v in candidates if all(v in spec for spec in needs))
+    assert str(floor) == "3.11.5", f"the pinned versions need Python {floor}"
+    assert (
+        f"sys.version_info >= {tuple(floor.release)}" in (ROOT / "Makefile").read_text()
+    )
+    assert f"Python {floor} or newer" in (ROOT / "README.md").read_text()
 
 
 def test_environment_yml_installs_the_same_project():

@@ -208,3 +208,29 @@ def test_installing_the_edition_puts_the_validate_settings_on_the_config_path(
     import importlib.metadata
 
     assert importlib.metadata.distribution("autoencoder_lib"), "still installed here"
+
+
+def test_the_edition_installs_the_versions_the_course_was_tested_with(built):
+    """`make lab` in the edition pins every package it installs to the instructor's
+    tested versions (constraints.txt), and its README names the Python they need."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {
+        canonicalize_name(line.split("==")[0]): line.split("==")[1]
+        for line in (built / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    project = tomllib.loads((built / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["lab"]
+    unpinned = [r for r in wanted if canonicalize_name(Requirement(r).name) not in pins]
+    assert not unpinned, f"the edition's constraints.txt does not pin {unpinned}"
+    for requirement in map(Requirement, wanted):
+        assert requirement.specifier.contains(
+            pins[canonicalize_name(requirement.name)], prereleases=True
+        ), f"the pinned {requirement.name} does not meet {requirement}"
+    assert not any("+" in version for version in pins.values())
+    assert "-c constraints.txt" in (built / "Makefile").read_text()
+    assert "Python 3.11.5 or newer" in (built / "README.md").read_text()

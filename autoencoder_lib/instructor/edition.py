@@ -61,10 +61,7 @@ def _toml_list(items: list[str]) -> str:
 def student_pyproject(repository: str) -> str:
     """The edition's packaging: the library's own requirements and its lab extra,
     as this repository's pyproject.toml declares them."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return STUDENT_PYPROJECT.format(
@@ -86,10 +83,10 @@ BIN := $(VENV)/bin
 
 # Installed, not editable: pip then also puts the Validate settings (pyproject.toml's
 # data-files) into the environment's Jupyter configuration.
-$(VENV)/.installed: pyproject.toml $(wildcard autoencoder_lib/*.py) jupyter-student/nbgrader_config.json
+$(VENV)/.installed: pyproject.toml constraints.txt $(wildcard autoencoder_lib/*.py) jupyter-student/nbgrader_config.json
 \ttest -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 \t$(BIN)/python -m pip install --upgrade pip
-\t$(BIN)/python -m pip install '.[lab]'
+\t$(BIN)/python -m pip install '.[lab]' -c constraints.txt
 \ttouch $@
 
 lab: $(VENV)/.installed
@@ -110,8 +107,9 @@ make lab
 ```
 
 `make lab` makes a virtual environment in `.venv/`, installs the course library with
-JupyterLab and TensorFlow into it (Python 3.10 or newer), and opens `course/` in JupyterLab.
-The datasets download on first use.
+JupyterLab and TensorFlow into it (Python {python} or newer), at the versions in
+`constraints.txt`, the ones the course was tested with, and opens `course/` in JupyterLab. The
+datasets download on first use.
 
 ## On Google Colab
 
@@ -132,6 +130,32 @@ cache=False)` always trains. On Colab the cache lasts as long as the runtime.
 Run the test cell under each exercise; nbgrader's **Validate** button runs the whole notebook.
 The tests you see are a subset: more tests decide your grade. Hand in the `.ipynb` file.
 """
+
+STUDENT_CONSTRAINTS_HEADER = """\
+# The versions the course was tested with: `make lab` installs these (pip -c), so your
+# environment is the one the notebooks' tests and figures ran on, not whatever is newest.
+"""
+
+
+def student_constraints() -> str:
+    """The instructor's pinned versions (constraints.txt), without its comments and
+    without local builds (``+cpu``) that only the instructor's own indexes serve."""
+    pins = [
+        line.strip()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#") and "+" not in line
+    ]
+    return STUDENT_CONSTRAINTS_HEADER + "".join(f"{pin}\n" for pin in pins)
+
+
+def python_floor() -> str:
+    """The oldest Python the pinned versions install on, as the Makefile checks it."""
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    found = re.search(r"sys\.version_info >= \((\d+), (\d+), (\d+)\)", makefile)
+    return ".".join(found.groups()) if found else "3.11"
+
 
 GITIGNORE = """\
 .venv/
@@ -177,8 +201,11 @@ def build(dest: Path, repository: str) -> Path:
     titles = ", ".join(a.split("_", 1)[1].replace("_", " ") for a in assignments())
     (dest / "pyproject.toml").write_text(student_pyproject(repository))
     (dest / "Makefile").write_text(STUDENT_MAKEFILE)
+    (dest / "constraints.txt").write_text(student_constraints())
     (dest / "README.md").write_text(
-        STUDENT_README.format(repository=repository, name=name, titles=titles)
+        STUDENT_README.format(
+            repository=repository, name=name, titles=titles, python=python_floor()
+        )
     )
     (dest / ".gitignore").write_text(GITIGNORE)
     git = ["git", "-C", str(dest), "-c", "user.name=Course edition",
