@@ -165,7 +165,7 @@ def detect_device() -> DeviceInfo:
 _UNSET = object()
 # The batch size the notebooks' learning rates were tuned for (the keras.io recipe's).
 REFERENCE_BATCH = 128
-# Measured with benchmarks/learning_rate_rules.py (README, "Training on a GPU").
+# Measured with benchmarks/learning_rate_rules.py (benchmarks/RESULTS.md, "Training on a GPU").
 LINEAR_RULE_EVIDENCE = (
     "on the benchmark denoiser, 21 epochs to its target against more than 30 with the "
     "square-root rule, x2.8"
@@ -190,7 +190,7 @@ def settings_for_device(
     """Training settings for ``device`` on ``backend``, each with the reason for it.
 
     Keyword arguments override the choice (``mixed_precision=None`` turns it off). The
-    GPU figures behind these choices are in ``benchmarks/`` and the README.
+    GPU figures behind these choices are in ``benchmarks/RESULTS.md``.
     """
     device = device or detect_device()
     backend = backend or keras.backend.backend()

@@ -10,7 +10,7 @@ cell: the set-up cell must write nothing there on any backend.
     python benchmarks/backend_times.py                         # every notebook, 3 backends
     python benchmarks/backend_times.py --backends jax torch solutions/08_*/*.ipynb
 
-The last line printed is one JSON object; the README's backend table comes from it.
+The last line printed is one JSON object; benchmarks/RESULTS.md's backend table comes from it.
 """
 
 from __future__ import annotations

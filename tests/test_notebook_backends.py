@@ -10,7 +10,7 @@ quiet.
 01 and 08 run whole. The others run their exercises alone: the set-up, every exercise
 and test cell, and the cells those read (autoencoder_lib/instructor/exercise_slice.py),
 without the demonstrations that only train and plot for the reader. Every notebook
-whole on every backend is `python benchmarks/backend_times.py` (in the README).
+whole on every backend is `python benchmarks/backend_times.py` (benchmarks/RESULTS.md).
 
 One gap, measured on 2026-12-07 (2-core x86-64 CPU): on JAX, 03, 04 and 05 are left to
 the benchmark: their exercises train convolutional models, which XLA runs slowly on a

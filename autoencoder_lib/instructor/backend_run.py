@@ -1,6 +1,6 @@
 """Execute a notebook top to bottom on a chosen Keras backend, and describe the run.
 
-Used by ``benchmarks/backend_times.py`` (the README's backend table) and by
+Used by ``benchmarks/backend_times.py`` (the backend table in benchmarks/RESULTS.md) and by
 ``tests/test_notebook_backends.py`` (whole notebooks, or their exercises alone): each
 run is a fresh kernel with ``KERAS_BACKEND`` set, fast or full mode, every claim strict
 (a claim the run contradicts is an error), and the model cache off, so every model trains.

@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     course = Path.cwd()
     submitted = course / "submitted"
     if not submitted.is_dir():
-        print("No submitted/ folder: collect submissions first (README, Grading).")
+        print(
+            "No submitted/ folder: collect submissions first (docs/instructors.md, Grading)."
+        )
         return 1
     remote = bool(options.scheduler or options.slurm)
     if sandboxed and not remote:
