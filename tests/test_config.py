@@ -31,3 +31,27 @@ def test_pick_follows_the_mode(monkeypatch):
 
 def test_the_suite_runs_in_fast_mode():
     assert config.FAST, "tests must run with AUTOENCODER_FAST=1 (set by conftest.py)"
+
+
+def test_every_environment_variable_is_documented_once():
+    """docs/environment.md lists every AUTOENCODER_* variable the project reads, each in
+    one row, and none that nothing reads."""
+    import re
+
+    from autoencoder_lib.instructor.course import ROOT
+
+    code = [
+        *(ROOT / "autoencoder_lib").rglob("*.py"),
+        ROOT / "nbgrader_config.py",
+        ROOT / "Makefile",
+    ]
+    used = set()
+    for path in code:
+        used |= set(re.findall(r"AUTOENCODER_[A-Z_]+[A-Z]", path.read_text()))
+    doc = (ROOT / "docs" / "environment.md").read_text()
+    rows = re.findall(r"^\| `(AUTOENCODER_[A-Z_]+)` \|", doc, re.M)
+    assert len(rows) == len(set(rows)), "a variable is documented twice"
+    assert set(rows) == used, (
+        f"undocumented: {sorted(used - set(rows))}; documented but unused: "
+        f"{sorted(set(rows) - used)}"
+    )
