@@ -363,20 +363,8 @@ def _local(value, depth: int = 0, copy_models: bool = False):
     return decode(encode(value))
 
 
-def _first_rows(value, name: str, rows):
-    if rows is None:
-        return value
-    import numpy as np
-
-    array = _as_array(value)
-    if array is None and isinstance(value, (list, tuple)):
-        array = np.asarray(value)
-    if array is None or array.ndim == 0:
-        raise StudentCodeError(f"{name} must be an array, not {type(value).__name__}")
-    return array[: int(rows)]
-
-
-def _shape(value, name: str) -> tuple:
+def _array(value, name: str):
+    """The student's ``name`` as an array (a list or tuple too), for its rows or shape."""
     import numpy as np
 
     array = _as_array(value)
@@ -384,7 +372,29 @@ def _shape(value, name: str) -> tuple:
         array = np.asarray(value)
     if array is None:
         raise StudentCodeError(f"{name} must be an array, not {type(value).__name__}")
-    return tuple(int(n) for n in array.shape)
+    return array
+
+
+def _first_rows(value, name: str, rows):
+    if rows is None:
+        return value
+    array = _array(value, name)
+    if array.ndim == 0:
+        raise StudentCodeError(f"{name} must be an array, not {type(value).__name__}")
+    return array[: int(rows)]
+
+
+def _shape(value, name: str) -> tuple:
+    return tuple(int(n) for n in _array(value, name).shape)
+
+
+def require_model(found, name: str):
+    """``found`` if it is a Keras model; else the test fails saying what ``name`` is."""
+    if not _is_model(found):
+        raise AssertionError(
+            f"{name} must be a keras.Model, not {type(found).__name__}"
+        )
+    return found
 
 
 def _resolve(namespace: dict, name: str):
@@ -434,14 +444,8 @@ class Student:
         return _shape(self._lookup(name), name)
 
     def model(self, name: str):
-        """The Keras model in the variable ``name``, rebuilt from its config and
-        weights."""
-        found = self.value(name)
-        if not _is_model(found):
-            raise AssertionError(
-                f"{name} must be a keras.Model, not {type(found).__name__}"
-            )
-        return found
+        """The Keras model in the variable ``name``, checked as the grader checks it."""
+        return require_model(self.value(name), name)
 
     def call(self, name: str, *args, **kwargs):
         """``name(*args, **kwargs)`` run on copies of the arguments; its result as

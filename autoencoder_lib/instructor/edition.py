@@ -128,7 +128,13 @@ cache=False)` always trains. On Colab the cache lasts as long as the runtime.
 ## Handing in
 
 Run the test cell under each exercise; nbgrader's **Validate** button runs the whole notebook.
-The tests you see are a subset: more tests decide your grade. Hand in the `.ipynb` file.
+The tests you see are a subset: more tests decide your grade.
+
+When you are done, save the notebook and download it (JupyterLab: File, Download; Colab:
+File, Download, Download .ipynb). Upload that one `.ipynb` file, under its own name (for
+example `01_basic_autoencoder.ipynb`), to the assignment on your course's site, as your
+instructor tells you. Leave the cells you did not write as they are: a deleted or changed test
+cell is reported to your instructor.
 """
 
 STUDENT_CONSTRAINTS_HEADER = """\

@@ -105,12 +105,7 @@ class KernelStudent:
         return tuple(found)
 
     def model(self, name: str):
-        found = self.value(name)
-        if not answers._is_model(found):
-            raise AssertionError(
-                f"{name} must be a keras.Model, not {type(found).__name__}"
-            )
-        return found
+        return answers.require_model(self.value(name), name)
 
     def call(self, name: str, *args, **kwargs):
         return self._ask("call", name, [list(args), kwargs])
