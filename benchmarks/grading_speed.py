@@ -299,6 +299,41 @@ def _same_scores(results, reference: str) -> dict[str, bool]:
     }
 
 
+def _compare_modes(results, complete: bool, copies: int, rounds: int, **extra) -> None:
+    """Print two modes' seconds per student, their ratio and whether every assignment
+    got the same scores in both; exit non-zero if not, or if a submission was not
+    graded."""
+    before_mode, after_mode = list(next(iter(results.values())))
+    same = _same_scores(results, before_mode)
+    before, after = _seconds(results, before_mode), _seconds(results, after_mode)
+    students = copies * rounds
+    print(
+        json.dumps(
+            {
+                "host": _host(),
+                "copies": copies,
+                "rounds": rounds,
+                f"{before_mode}_s_per_student": round(before / students, 1),
+                f"{after_mode}_s_per_student": round(after / students, 1),
+                "ratio": round(after / before, 3),
+                **extra,
+                "assignments": {
+                    a: {
+                        **{
+                            f"{m}_s": [r["seconds"] for r in runs]
+                            for m, runs in by_mode.items()
+                        },
+                        "same_scores": same[a],
+                    }
+                    for a, by_mode in results.items()
+                },
+            }
+        )
+    )
+    if not complete or not all(same.values()):
+        sys.exit("some submissions were not graded, or scores differ: see above")
+
+
 def process_cost(assignments: list[str], copies: int, rounds: int) -> None:
     """One student at a time, the tests in the kernel and then in the grader's process,
     both with the model cache warmed (as an instructor grades); the scores must agree."""
@@ -311,33 +346,7 @@ def process_cost(assignments: list[str], copies: int, rounds: int) -> None:
         "in_grader": {"extra": ("--workers=1",), "model_cache": True},
     }
     results, complete = paired_runs(assignments, copies, modes, rounds)
-    same = _same_scores(results, "in_kernel")
-    before, after = _seconds(results, "in_kernel"), _seconds(results, "in_grader")
-    students = copies * rounds
-    print(
-        json.dumps(
-            {
-                "host": _host(),
-                "copies": copies,
-                "rounds": rounds,
-                "in_kernel_s_per_student": round(before / students, 1),
-                "in_grader_s_per_student": round(after / students, 1),
-                "ratio": round(after / before, 3),
-                "assignments": {
-                    a: {
-                        **{
-                            f"{m}_s": [r["seconds"] for r in runs]
-                            for m, runs in by_mode.items()
-                        },
-                        "same_scores": same[a],
-                    }
-                    for a, by_mode in results.items()
-                },
-            }
-        )
-    )
-    if not complete or not all(same.values()):
-        sys.exit("some submissions were not graded, or scores differ: see above")
+    _compare_modes(results, complete, copies, rounds)
 
 
 def model_cache_gain(assignments: list[str], copies: int, rounds: int) -> None:
@@ -348,35 +357,10 @@ def model_cache_gain(assignments: list[str], copies: int, rounds: int) -> None:
         "with_cache": {"extra": ("--workers=1",), "model_cache": True},
     }
     results, complete = paired_runs(assignments, copies, modes, rounds)
-    same = _same_scores(results, "without_cache")
-    cold, warm = _seconds(results, "without_cache"), _seconds(results, "with_cache")
-    students = copies * rounds
     warming = sum(r["warm_cache_s"] for b in results.values() for r in b["with_cache"])
-    print(
-        json.dumps(
-            {
-                "host": _host(),
-                "copies": copies,
-                "rounds": rounds,
-                "without_cache_s_per_student": round(cold / students, 1),
-                "with_cache_s_per_student": round(warm / students, 1),
-                "ratio": round(warm / cold, 3),
-                "warm_cache_s": round(warming / rounds, 1),
-                "assignments": {
-                    a: {
-                        **{
-                            f"{m}_s": [r["seconds"] for r in runs]
-                            for m, runs in by_mode.items()
-                        },
-                        "same_scores": same[a],
-                    }
-                    for a, by_mode in results.items()
-                },
-            }
-        )
+    _compare_modes(
+        results, complete, copies, rounds, warm_cache_s=round(warming / rounds, 1)
     )
-    if not complete or not all(same.values()):
-        sys.exit("some submissions were not graded, or scores differ: see above")
 
 
 if __name__ == "__main__":
