@@ -160,7 +160,13 @@ def python_floor() -> str:
 
     makefile = (ROOT / "Makefile").read_text()
     found = re.search(r"sys\.version_info >= \((\d+), (\d+), (\d+)\)", makefile)
-    return ".".join(found.groups()) if found else "3.11"
+    if found is None:
+        # A README naming a guessed version would be wrong without anyone noticing.
+        raise RuntimeError(
+            "the Makefile no longer checks sys.version_info >= (X, Y, Z): update "
+            "edition.python_floor to read the Python floor from where it now lives"
+        )
+    return ".".join(found.groups())
 
 
 GITIGNORE = """\
